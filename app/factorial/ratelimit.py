@@ -1,0 +1,73 @@
+"""Client-side POST limits as Factorial documents them, so we slow down before it says 429.
+
+Counters live in a `limits` storage: per process with `memory://`, shared across workers and
+hosts with a Redis URI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from app.factorial.errors import RateLimited
+
+V1_POSTS = RateLimitItemPerMinute(100, namespace="factorial-post")
+V2_POSTS = RateLimitItemPerMinute(200, namespace="factorial-post")
+_VERSIONED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MIN_SLEEP = 0.01
+
+Classifier = Callable[[str, str], RateLimitItem | None]
+
+
+def limit_for(method: str, path: str) -> RateLimitItem | None:
+    """POST on v1 → 100/min; on v2 or a dated version → 200/min; anything else is not limited."""
+    if method.upper() != "POST":
+        return None
+    clean = path.lstrip("/")
+    clean = clean.removeprefix("api/")
+    family = clean.split("/", 1)[0].split("?", 1)[0]
+    if family == "v1":
+        return V1_POSTS
+    if family == "v2" or _VERSIONED.match(family):
+        return V2_POSTS
+    return None
+
+
+class PostLimiter:
+    """Waits for or refuses a POST slot per credential; `classify` is swappable for tests."""
+
+    def __init__(self, storage_uri: str = "memory://", *, classify: Classifier = limit_for) -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._classify = classify
+
+    def acquire(self, credential_key: str, method: str, path: str, *, max_wait: float) -> None:
+        """Take a slot; sleep while the wait fits in `max_wait`, else raise RateLimited."""
+        item = self._classify(method, path)
+        if item is None:
+            return
+        key = _fingerprint(credential_key)
+        deadline = time.monotonic() + max_wait
+        while not self._limiter.hit(item, key):
+            wait = self._seconds_until_slot(item, key)
+            if time.monotonic() + wait > deadline:
+                raise RateLimited(
+                    "Factorial's POST limit for this credential is used up",
+                    retry_after=wait,
+                    status=None,
+                )
+            time.sleep(max(wait, _MIN_SLEEP))
+
+    def _seconds_until_slot(self, item: RateLimitItem, key: str) -> float:
+        reset_time = self._limiter.get_window_stats(item, key).reset_time
+        return max(0.0, reset_time - time.time())
+
+
+def _fingerprint(credential_key: str) -> str:
+    """Storage keys (e.g. in Redis) must never hold a token, so only a digest is used."""
+    return hashlib.sha256(credential_key.encode()).hexdigest()[:32]
