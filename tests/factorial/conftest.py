@@ -10,6 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from app.factorial import FactorialClient
+from sandbox.testing import SandboxServer
+from tests.factorial.support import REDIRECT_URI, environment_at
+
 
 @pytest.fixture
 def closed_port() -> int:
@@ -75,3 +79,24 @@ def html_server() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture(scope="module")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox process per test module, over real HTTP on 127.0.0.1."""
+    server = SandboxServer(redirect_uris=[REDIRECT_URI]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The module's sandbox, reseeded with no faults and the real clock."""
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[FactorialClient]:
+    with FactorialClient(environment_at(sandbox.url), connect_timeout=1.0, read_timeout=2.0) as c:
+        yield c
