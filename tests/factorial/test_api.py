@@ -189,3 +189,20 @@ def test_request_drops_caller_credentials(sandbox: SandboxServer, client: Factor
 def test_request_refuses_to_leave_the_api_prefix(client: FactorialClient) -> None:
     with pytest.raises(ValueError):
         client.request("POST", "v2/../../oauth/token", access_token="a")
+
+
+def test_expired_access_token_is_unauthorized(
+    sandbox: SandboxServer, client: FactorialClient
+) -> None:
+    token = connect(sandbox, client)
+    sandbox.set_clock(3601)
+    with pytest.raises(Unauthorized):
+        client.credentials(access_token=token.access_token)
+
+
+def test_company_token_still_works_much_later(
+    sandbox: SandboxServer, client: FactorialClient
+) -> None:
+    token = connect(sandbox, client, kind="company", employee_id=admin_of(sandbox, 1))
+    sandbox.set_clock(30 * 24 * 3600)
+    assert client.credentials(access_token=token.access_token).kind == "company"

@@ -6,6 +6,8 @@ import pytest
 
 from app.factorial import (
     FactorialClient,
+    FactorialError,
+    InvalidClient,
     InvalidGrant,
     ProviderUnavailable,
     RateLimited,
@@ -137,3 +139,70 @@ def test_long_error_description_is_truncated(
     with pytest.raises(InvalidGrant) as caught:
         client.refresh(refresh_token)
     assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, UnexpectedResponse),
+        (302, UnexpectedResponse),
+        (400, UnexpectedResponse),
+        (401, InvalidClient),
+        (403, UnexpectedResponse),
+        (404, UnexpectedResponse),
+        (429, RateLimited),
+        (500, ProviderUnavailable),
+        (504, ProviderUnavailable),
+    ],
+)
+def test_html_bodies_map_by_status(
+    sandbox: SandboxServer,
+    client: FactorialClient,
+    refresh_token: str,
+    status: int,
+    expected: type[FactorialError],
+) -> None:
+    sandbox.fault("/oauth/token", mode="fail", status=status, html=True)
+    with pytest.raises(expected):
+        client.refresh(refresh_token)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 400},
+        {"status": 401},
+        {"status": 401, "html": True},
+        {"status": 429, "retry_after": 5},
+        {"status": 503, "html": True},
+        {"status": 200, "body": {"token_type": "Bearer"}},
+        {"status": 400, "body": {"error": "weird", "error_description": "x"}},
+    ],
+)
+def test_no_error_mentions_the_refresh_token_or_client_secret(
+    sandbox: SandboxServer, client: FactorialClient, refresh_token: str, fault: dict[str, object]
+) -> None:
+    sandbox.fault("/oauth/token", mode="fail", **fault)
+    with pytest.raises(FactorialError) as caught:
+        client.refresh(refresh_token)
+    shown = f"{caught.value} {caught.value!r} {caught.value.args}"
+    assert (refresh_token in shown, CLIENT_SECRET in shown) == (False, False)
+
+
+def test_refresh_processed_but_answer_lost_is_provider_unavailable(
+    sandbox: SandboxServer, refresh_token: str
+) -> None:
+    sandbox.fault("/oauth/token", mode="process_then_delay", delay=2.0)
+    slow = FactorialClient(environment_at(sandbox.url), read_timeout=0.3)
+    with pytest.raises(ProviderUnavailable):
+        slow.refresh(refresh_token)
+
+
+def test_after_a_lost_answer_the_old_refresh_token_is_spent(
+    sandbox: SandboxServer, client: FactorialClient, refresh_token: str
+) -> None:
+    sandbox.fault("/oauth/token", mode="process_then_fail", status=502)
+    with pytest.raises(ProviderUnavailable):
+        client.refresh(refresh_token)
+    with pytest.raises(InvalidGrant):
+        client.refresh(refresh_token)
