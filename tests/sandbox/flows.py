@@ -43,8 +43,9 @@ def post_token(base: str, **form: str) -> requests.Response:
 
 
 def exchange(base: str, code: str, **form: str) -> requests.Response:
-    return post_token(base, grant_type="authorization_code", code=code,
-                      redirect_uri=REDIRECT_URI, **form)
+    fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+              **form}
+    return post_token(base, **fields)
 
 
 def refresh(base: str, refresh_token: str) -> requests.Response:
