@@ -226,8 +226,8 @@ class FactorialClient:
 
     def _api_url(self, path: str) -> str:
         clean = path.lstrip("/")
-        segments = unquote(clean.split("?", 1)[0]).replace("\\", "/").split("/")
-        if ".." in segments or "://" in clean:
+        route = unquote(clean.split("?", 1)[0]).replace("\\", "/")
+        if ".." in route.split("/") or ":" in route:
             raise ValueError("API path must stay under /api/")
         return f"{self._base}/api/{clean}"
 

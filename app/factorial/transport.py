@@ -75,7 +75,7 @@ def json_body(response: requests.Response, what: str) -> object:
     """The decoded JSON body, or UnexpectedResponse for HTML, garbage or an empty body."""
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise UnexpectedResponse(
             f"{what}: Factorial's answer is not JSON (HTTP {response.status_code})",
             status=response.status_code,
@@ -114,6 +114,6 @@ def raise_token_error(response: requests.Response, what: str, secrets: Iterable[
 def _maybe_object(response: requests.Response) -> dict[str, object]:
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}

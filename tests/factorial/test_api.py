@@ -206,3 +206,12 @@ def test_company_token_still_works_much_later(
     token = connect(sandbox, client, kind="company", employee_id=admin_of(sandbox, 1))
     sandbox.set_clock(30 * 24 * 3600)
     assert client.credentials(access_token=token.access_token).kind == "company"
+
+
+def test_request_allows_urls_in_the_query(sandbox: SandboxServer, client: FactorialClient) -> None:
+    response = client.request(
+        "GET",
+        "v2/resources/employees/employees?note=https://example.test/x",
+        api_key=api_key_of(sandbox, 1),
+    )
+    assert response.status_code == 200

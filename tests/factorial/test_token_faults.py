@@ -206,3 +206,11 @@ def test_after_a_lost_answer_the_old_refresh_token_is_spent(
         client.refresh(refresh_token)
     with pytest.raises(InvalidGrant):
         client.refresh(refresh_token)
+
+
+def test_a_json_list_body_is_unexpected(
+    sandbox: SandboxServer, client: FactorialClient, refresh_token: str
+) -> None:
+    sandbox.fault("/oauth/token", mode="fail", status=200, body=["access_token"])
+    with pytest.raises(UnexpectedResponse):
+        client.refresh(refresh_token)

@@ -152,3 +152,24 @@ def test_revoke_with_a_wrong_secret_is_invalid_client(
     token = connect(sandbox, client)
     with pytest.raises(InvalidClient):
         _wrong_secret_client(sandbox).revoke(token.access_token)
+
+
+def test_a_wrong_code_verifier_is_an_invalid_grant(
+    sandbox: SandboxServer, client: FactorialClient
+) -> None:
+    url = client.authorization_url(state="s", kind="user", code_verifier=client.new_code_verifier())
+    code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
+    with pytest.raises(InvalidGrant):
+        client.exchange_code(code, code_verifier=client.new_code_verifier())
+
+
+def test_exchange_without_pkce_works_when_the_environment_has_it_off(
+    sandbox: SandboxServer, client: FactorialClient
+) -> None:
+    url = client.authorization_url(state="s", kind="user", code_verifier=None)
+    code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
+    assert client.exchange_code(code, code_verifier=None).access_token
+
+
+def test_revoking_an_unknown_token_is_accepted(client: FactorialClient) -> None:
+    assert client.revoke("never-issued") is None
