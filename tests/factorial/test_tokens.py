@@ -171,5 +171,8 @@ def test_exchange_without_pkce_works_when_the_environment_has_it_off(
     assert client.exchange_code(code, code_verifier=None).access_token
 
 
-def test_revoking_an_unknown_token_is_accepted(client: FactorialClient) -> None:
-    assert client.revoke("never-issued") is None
+def test_revoking_an_unknown_token_is_accepted(
+    sandbox: SandboxServer, client: FactorialClient
+) -> None:
+    client.revoke("never-issued")
+    assert sandbox.counts()["requests"]["/oauth/revoke"] == 1
