@@ -97,6 +97,7 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
 
 
 @pytest.fixture
-def client(sandbox: SandboxServer) -> Iterator[FactorialClient]:
+def factorial(sandbox: SandboxServer) -> Iterator[FactorialClient]:
+    """A client of the sandbox (named so it does not shadow the Flask `client` fixture)."""
     with FactorialClient(environment_at(sandbox.url), connect_timeout=1.0, read_timeout=2.0) as c:
         yield c

@@ -21,9 +21,9 @@ def _wrong_secret_client(sandbox: SandboxServer) -> FactorialClient:
 
 
 def test_user_token_has_an_expiry_and_a_refresh_token(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client, kind="user", employee_id=regular_of(sandbox, 1))
+    token = connect(sandbox, factorial, kind="user", employee_id=regular_of(sandbox, 1))
     assert (token.token_type.lower(), token.expires_in, bool(token.refresh_token)) == (
         "bearer",
         3600,
@@ -32,19 +32,19 @@ def test_user_token_has_an_expiry_and_a_refresh_token(
 
 
 def test_user_token_expiry_is_in_the_future(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
     received = datetime.now(UTC)
-    token = connect(sandbox, client, kind="user")
+    token = connect(sandbox, factorial, kind="user")
     expires_at = token.expires_at(received)
     assert expires_at is not None
     assert expires_at > received
 
 
 def test_company_token_does_not_expire_and_has_no_refresh_token(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client, kind="company", employee_id=admin_of(sandbox, 2))
+    token = connect(sandbox, factorial, kind="company", employee_id=admin_of(sandbox, 2))
     assert (token.expires_in, token.refresh_token, token.expires_at(datetime.now(UTC))) == (
         None,
         None,
@@ -52,67 +52,69 @@ def test_company_token_does_not_expire_and_has_no_refresh_token(
     )
 
 
-def test_state_comes_back_unchanged(sandbox: SandboxServer, client: FactorialClient) -> None:
-    state = client.new_state()
-    url = client.authorization_url(state=state, kind="user", code_verifier="v" * 43)
+def test_state_comes_back_unchanged(sandbox: SandboxServer, factorial: FactorialClient) -> None:
+    state = factorial.new_state()
+    url = factorial.authorization_url(state=state, kind="user", code_verifier="v" * 43)
     assert query_of(sandbox.approve(url, admin_of(sandbox, 1)))["state"] == state
 
 
-def test_a_code_is_single_use(sandbox: SandboxServer, client: FactorialClient) -> None:
-    verifier = client.new_code_verifier()
-    url = client.authorization_url(state="s", kind="user", code_verifier=verifier)
+def test_a_code_is_single_use(sandbox: SandboxServer, factorial: FactorialClient) -> None:
+    verifier = factorial.new_code_verifier()
+    url = factorial.authorization_url(state="s", kind="user", code_verifier=verifier)
     code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
-    client.exchange_code(code, code_verifier=verifier)
+    factorial.exchange_code(code, code_verifier=verifier)
     with pytest.raises(InvalidGrant):
-        client.exchange_code(code, code_verifier=verifier)
+        factorial.exchange_code(code, code_verifier=verifier)
 
 
-def test_refresh_rotates_the_refresh_token(sandbox: SandboxServer, client: FactorialClient) -> None:
-    first = connect(sandbox, client)
+def test_refresh_rotates_the_refresh_token(
+    sandbox: SandboxServer, factorial: FactorialClient
+) -> None:
+    first = connect(sandbox, factorial)
     assert first.refresh_token is not None
-    second = client.refresh(first.refresh_token)
+    second = factorial.refresh(first.refresh_token)
     assert (second.refresh_token is not None, second.refresh_token != first.refresh_token) == (
         True,
         True,
     )
 
 
-def test_refreshed_access_token_works(sandbox: SandboxServer, client: FactorialClient) -> None:
-    first = connect(sandbox, client)
+def test_refreshed_access_token_works(sandbox: SandboxServer, factorial: FactorialClient) -> None:
+    first = connect(sandbox, factorial)
     assert first.refresh_token is not None
-    second = client.refresh(first.refresh_token)
-    assert client.credentials(access_token=second.access_token).kind == "user"
+    second = factorial.refresh(first.refresh_token)
+    assert factorial.credentials(access_token=second.access_token).kind == "user"
 
 
 def test_a_spent_refresh_token_is_an_invalid_grant(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    first = connect(sandbox, client)
+    first = connect(sandbox, factorial)
     assert first.refresh_token is not None
-    client.refresh(first.refresh_token)
+    factorial.refresh(first.refresh_token)
     with pytest.raises(InvalidGrant):
-        client.refresh(first.refresh_token)
+        factorial.refresh(first.refresh_token)
 
 
-def test_an_unknown_refresh_token_is_an_invalid_grant(client: FactorialClient) -> None:
+def test_an_unknown_refresh_token_is_an_invalid_grant(factorial: FactorialClient) -> None:
     with pytest.raises(InvalidGrant):
-        client.refresh("never-issued")
+        factorial.refresh("never-issued")
 
 
 def test_wrong_client_secret_on_refresh_is_invalid_client(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client)
+    token = connect(sandbox, factorial)
     assert token.refresh_token is not None
     with pytest.raises(InvalidClient):
         _wrong_secret_client(sandbox).refresh(token.refresh_token)
 
 
 def test_wrong_client_secret_on_exchange_is_invalid_client(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    verifier = client.new_code_verifier()
-    url = client.authorization_url(state="s", kind="user", code_verifier=verifier)
+    verifier = factorial.new_code_verifier()
+    url = factorial.authorization_url(state="s", kind="user", code_verifier=verifier)
     code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
     with pytest.raises(InvalidClient):
         _wrong_secret_client(sandbox).exchange_code(code, code_verifier=verifier)
@@ -128,51 +130,53 @@ def test_invalid_client_message_never_contains_the_secret(sandbox: SandboxServer
 
 
 def test_revoked_access_token_is_unauthorized(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client)
-    client.revoke(token.access_token, token_type_hint="access_token")
+    token = connect(sandbox, factorial)
+    factorial.revoke(token.access_token, token_type_hint="access_token")
     with pytest.raises(Unauthorized):
-        client.credentials(access_token=token.access_token)
+        factorial.credentials(access_token=token.access_token)
 
 
 def test_revoked_refresh_token_cannot_refresh(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client)
+    token = connect(sandbox, factorial)
     assert token.refresh_token is not None
-    client.revoke(token.refresh_token, token_type_hint="refresh_token")
+    factorial.revoke(token.refresh_token, token_type_hint="refresh_token")
     with pytest.raises(InvalidGrant):
-        client.refresh(token.refresh_token)
+        factorial.refresh(token.refresh_token)
 
 
 def test_revoke_with_a_wrong_secret_is_invalid_client(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    token = connect(sandbox, client)
+    token = connect(sandbox, factorial)
     with pytest.raises(InvalidClient):
         _wrong_secret_client(sandbox).revoke(token.access_token)
 
 
 def test_a_wrong_code_verifier_is_an_invalid_grant(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    url = client.authorization_url(state="s", kind="user", code_verifier=client.new_code_verifier())
+    url = factorial.authorization_url(
+        state="s", kind="user", code_verifier=factorial.new_code_verifier()
+    )
     code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
     with pytest.raises(InvalidGrant):
-        client.exchange_code(code, code_verifier=client.new_code_verifier())
+        factorial.exchange_code(code, code_verifier=factorial.new_code_verifier())
 
 
 def test_exchange_without_pkce_works_when_the_environment_has_it_off(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    url = client.authorization_url(state="s", kind="user", code_verifier=None)
+    url = factorial.authorization_url(state="s", kind="user", code_verifier=None)
     code = query_of(sandbox.approve(url, admin_of(sandbox, 1)))["code"]
-    assert client.exchange_code(code, code_verifier=None).access_token
+    assert factorial.exchange_code(code, code_verifier=None).access_token
 
 
 def test_revoking_an_unknown_token_is_accepted(
-    sandbox: SandboxServer, client: FactorialClient
+    sandbox: SandboxServer, factorial: FactorialClient
 ) -> None:
-    client.revoke("never-issued")
+    factorial.revoke("never-issued")
     assert sandbox.counts()["requests"]["/oauth/revoke"] == 1
