@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from sandbox import api, consent, control
 from sandbox.config import SandboxConfig
 from sandbox.context import close_db, current, open_db
+from sandbox.faults import Fault
 from sandbox.oauth import SandboxServer
 from sandbox.protect import build_protector
 from sandbox.ratelimit import bucket_for
@@ -84,7 +85,7 @@ def _rate_limit() -> Response | None:
 
 def _after(response: Response) -> Response:
     close_db(commit=response.status_code < 500)
-    fault = g.pop("sandbox_fault", None)
+    fault: Fault | None = g.pop("sandbox_fault", None)
     if fault is None:
         return response
     if fault.mode == "process_then_fail":

@@ -55,11 +55,13 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_default_redirect_uri(self) -> str:
         return self.redirect_uris[0]
 
-    def get_allowed_scope(self, scope: str | None) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The app's scopes if none asked; the allowed subset; None (invalid_scope) if empty."""
         if not scope:
             return self.scope
         allowed = set(scope_to_list(self.scope))
-        return str(list_to_scope([s for s in scope_to_list(scope) if s in allowed]))
+        kept = [s for s in scope_to_list(scope) if s in allowed]
+        return str(list_to_scope(kept)) if kept else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris
@@ -129,7 +131,7 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
             token["expires_in"] = ttl
         if refresh:
             token["refresh_token"] = secrets.token_urlsafe(32)
-        token["scope"] = client.get_allowed_scope(scope)
+        token["scope"] = scope or client.scope  # already narrowed by the grant
         token["created_at"] = self.sandbox.clock.now()
         return token
 

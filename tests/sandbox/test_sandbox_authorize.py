@@ -113,3 +113,11 @@ def test_required_pkce_without_challenge_redirects_with_invalid_request(
     location = sandbox_server.approve(authorize_url(sandbox_server.url), BRUNO_ACME)
 
     assert query_of(location)["error"] == "invalid_request"
+
+
+def test_scopes_outside_the_apps_are_invalid_scope(sandbox_server: SandboxServer) -> None:
+    url = authorize_url(sandbox_server.url, scope="employees time_off")
+
+    location = sandbox_server.approve(url, BRUNO_ACME)
+
+    assert query_of(location)["error"] == "invalid_scope"

@@ -129,3 +129,9 @@ def test_unsupported_grant_type_is_rejected(base: str) -> None:
     response = post_token(base, grant_type="client_credentials")
 
     assert response.json()["error"] == "unsupported_grant_type"
+
+
+def test_requested_scope_subset_is_granted(sandbox_server: SandboxServer) -> None:
+    tokens = user_tokens(sandbox_server, scope="read")
+
+    assert tokens["scope"] == "read"
