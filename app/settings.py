@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
+from dotenv import load_dotenv
 
 AppEnv = Literal["production", "demo", "test"]
 APP_ENVS: tuple[AppEnv, ...] = ("production", "demo", "test")
@@ -128,7 +129,10 @@ def _demo_secrets(instance_path: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
         return data
     instance_path.mkdir(parents=True, exist_ok=True)
-    data = {"SECRET_KEY": secrets.token_urlsafe(48), "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    data = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
     path.write_text(json.dumps(data))
     path.chmod(0o600)
     return data
@@ -200,7 +204,9 @@ def production_problems(s: Settings) -> list[str]:
     if "production" not in s.environments:
         problems.append("FACTORIAL_CLIENT_ID is required (register the app in Factorial first)")
     for e in s.environments.values():
-        _check_environment(e, "FACTORIAL_" if e.name == "production" else "FACTORIAL_DEMO_", problems)
+        _check_environment(
+            e, "FACTORIAL_" if e.name == "production" else "FACTORIAL_DEMO_", problems
+        )
     return problems
 
 
@@ -210,6 +216,8 @@ def load_settings(
     overrides: Mapping[str, object] | None = None,
 ) -> Settings:
     """Read settings; raise SettingsError listing every problem that prevents a safe start."""
+    if environ is None:
+        load_dotenv(Path.cwd() / ".env", override=False)
     env = dict(os.environ if environ is None else environ)
     for key, value in (overrides or {}).items():
         if key.isupper():
@@ -218,7 +226,7 @@ def load_settings(
     app_env_raw = env.get("APP_ENV", "production").strip() or "production"
     if app_env_raw not in APP_ENVS:
         raise SettingsError([f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env_raw!r}"])
-    app_env: AppEnv = app_env_raw  # type: ignore[assignment]
+    app_env: AppEnv = app_env_raw
     instance = Path(instance_path)
     warnings: list[str] = []
     if app_env == "demo":
@@ -249,7 +257,9 @@ def load_settings(
         debug=_bool(env.get("DEBUG")),
         proxy_fix_x_for=_int(env, "PROXY_FIX_X_FOR", 0, problems),
         proxy_fix_x_proto=_int(env, "PROXY_FIX_X_PROTO", 0, problems),
-        session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), default=app_env == "production"),
+        session_cookie_secure=_bool(
+            env.get("SESSION_COOKIE_SECURE"), default=app_env == "production"
+        ),
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         log_format=log_format,  # type: ignore[arg-type]
         factorial_connect_timeout=_float(env, "FACTORIAL_CONNECT_TIMEOUT", 3.05, problems),

@@ -1,0 +1,126 @@
+"""The register_* steps `create_app` runs, one concern each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import crypto
+from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.logging import setup_logging
+from app.request_id import start_request
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
+    app.extensions["settings"] = settings
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(overrides)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        DEBUG=settings.debug,
+        TESTING=overrides.get("TESTING", settings.app_env == "test"),
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="fc_session",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    if settings.proxy_fix_x_for or settings.proxy_fix_x_proto:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_fix_x_for, x_proto=settings.proxy_fix_x_proto
+        )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL and a busy timeout let many workers share one SQLite file."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_logging(app: Flask, settings: Settings) -> None:
+    setup_logging(settings.log_level, settings.log_format)
+    for warning in settings.warnings:
+        log.warning(warning)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = start_request(request.headers.get("X-Request-ID"))
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    crypto.configure(settings.token_encryption_keys)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def _load_admin(session_id: str) -> Any:
+        from app.services.admins import load_for_session
+
+        return load_for_session(db.session, session_id)
+
+
+def register_security(app: Flask, settings: Settings) -> None:
+    from app.web.security import install_security_headers
+
+    install_security_headers(app, settings)
+
+
+def register_templating(app: Flask) -> None:
+    from app.web.templating import install_templating
+
+    install_templating(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app.web.errors import install_error_handlers
+
+    install_error_handlers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.web import admins, auth, dashboard, health
+
+    for module in (auth, dashboard, admins, health):
+        app.register_blueprint(module.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)

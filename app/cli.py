@@ -1,0 +1,90 @@
+"""`flask` commands: create-admin, keys generate|rotate, demo bootstrap."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from app import crypto
+from app.extensions import db
+from app.models import Admin
+from app.services import admins, encryption
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(keys_group)
+    app.cli.add_command(demo_group)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="admin", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def create_admin_command(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account that can sign in (admins change things, viewers read)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        admin = admins.create_admin(db.session, email, password, role)
+    except admins.AdminError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {admin.role} {admin.email}.")
+
+
+@click.group("keys", cls=AppGroup)
+def keys_group() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@keys_group.command("generate")
+def generate_key() -> None:
+    """Print a new Fernet key; put it first in TOKEN_ENCRYPTION_KEYS, then run `keys rotate`."""
+    click.echo(crypto.generate_key())
+
+
+@keys_group.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret with the first key in TOKEN_ENCRYPTION_KEYS (idempotent)."""
+    report = encryption.rotate_all(db.session)
+    click.echo(
+        f"Re-encrypted {report.rotated} secret(s); {report.current} already current; "
+        f"{report.undecryptable} undecryptable."
+    )
+    if report.undecryptable:
+        raise click.ClickException(
+            "Some secrets could not be decrypted with any configured key; keep the old keys "
+            "until those connections are reconnected."
+        )
+
+
+@click.group("demo", cls=AppGroup)
+def demo_group() -> None:
+    """Helpers for APP_ENV=demo (`make run`)."""
+
+
+@demo_group.command("bootstrap")
+def demo_bootstrap() -> None:
+    """Ensure a demo admin exists and print how to sign in (demo mode only)."""
+    if current_app.extensions["settings"].app_env != "demo":
+        raise click.ClickException("demo bootstrap only runs with APP_ENV=demo")
+    path = Path(current_app.instance_path) / "demo-admin.json"
+    stored = json.loads(path.read_text()) if path.exists() else None
+    if admins.count_admins(db.session) == 0:
+        stored = {"email": "admin@example.com", "password": secrets.token_urlsafe(12)}
+        admins.create_admin(db.session, stored["email"], stored["password"], "admin")
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+    if stored and db.session.query(Admin).filter_by(email=stored["email"]).first():
+        click.echo(f"Demo admin: {stored['email']}  password: {stored['password']}")
+    else:
+        click.echo("Admins already exist; sign in with one of them.")

@@ -1,0 +1,109 @@
+"""Admin accounts: create, authenticate, change role, deactivate. Callers pass the session."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.models import ROLES, Admin
+from app.services import DbSession, passwords
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+class AdminError(ValueError):
+    """A request about admin accounts that cannot be carried out; the message is safe to show."""
+
+    def __init__(self, message: str, field: str = "email") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    cleaned = email.strip().lower()
+    if not EMAIL_RE.match(cleaned):
+        raise AdminError("Enter a valid email address.")
+    return cleaned
+
+
+def create_admin(session: DbSession, email: str, password: str, role: str = "admin") -> Admin:
+    """Create and commit an account; AdminError for a bad email, password, role or a duplicate."""
+    address = normalise_email(email)
+    if role not in ROLES:
+        raise AdminError(f"Role must be one of: {', '.join(ROLES)}.", "role")
+    try:
+        passwords.check_policy(password, address)
+    except passwords.WeakPassword as exc:
+        raise AdminError(str(exc), "password") from exc
+    if session.scalar(select(Admin.id).where(Admin.email == address)) is not None:
+        raise AdminError("An account with this email already exists.")
+    admin = Admin(email=address, password_hash=passwords.hash_password(password), role=role)
+    session.add(admin)
+    session.commit()
+    return admin
+
+
+def authenticate(session: DbSession, email: str, password: str, now: datetime) -> Admin | None:
+    """The active admin these credentials identify, else None (same cost for unknown emails)."""
+    address = email.strip().lower()
+    admin: Admin | None = session.scalar(select(Admin).where(Admin.email == address))
+    if admin is None:
+        passwords.burn_verification_time(password)
+        return None
+    if not passwords.verify_password(admin.password_hash, password) or not admin.active:
+        return None
+    if passwords.needs_rehash(admin.password_hash):
+        admin.password_hash = passwords.hash_password(password)
+    admin.last_login_at = now
+    session.commit()
+    return admin
+
+
+def load_for_session(session: DbSession, session_id: str) -> Admin | None:
+    """The admin a session cookie names, if still active and the session version still matches."""
+    admin_id, _, version = session_id.partition(":")
+    if not admin_id.isdigit() or not version.isdigit():
+        return None
+    admin: Admin | None = session.get(Admin, int(admin_id))
+    if admin is None or not admin.active or admin.session_version != int(version):
+        return None
+    return admin
+
+
+def _active_admins_excluding(session: DbSession, admin: Admin) -> int:
+    query = select(func.count(Admin.id)).where(
+        Admin.active.is_(True), Admin.role == "admin", Admin.id != admin.id
+    )
+    return int(session.scalar(query) or 0)
+
+
+def set_role(session: DbSession, actor: Admin, admin: Admin, role: str) -> None:
+    """Change a role; the last active admin cannot demote themselves out of existence."""
+    if role not in ROLES:
+        raise AdminError(f"Role must be one of: {', '.join(ROLES)}.")
+    if admin.role == "admin" and role != "admin" and _active_admins_excluding(session, admin) == 0:
+        raise AdminError("At least one active admin must remain.")
+    admin.role = role
+    session.commit()
+
+
+def set_active(session: DbSession, actor: Admin, admin: Admin, active: bool) -> None:
+    """Activate or deactivate; deactivation ends the admin's sessions on their next request."""
+    if not active and admin.id == actor.id:
+        raise AdminError("You cannot deactivate your own account.")
+    if not active and admin.role == "admin" and _active_admins_excluding(session, admin) == 0:
+        raise AdminError("At least one active admin must remain.")
+    if admin.active != active:
+        admin.active = active
+        admin.session_version += 1
+    session.commit()
+
+
+def list_admins(session: DbSession) -> list[Admin]:
+    return list(session.scalars(select(Admin).order_by(Admin.email)))
+
+
+def count_admins(session: DbSession) -> int:
+    return int(session.scalar(select(func.count(Admin.id))) or 0)

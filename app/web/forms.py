@@ -1,0 +1,38 @@
+"""Flask-WTF forms (CSRF on every one)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class ActionForm(FlaskForm):
+    """A bare POST button: only the CSRF token."""
+
+
+class NewAdminForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=[("admin", "Admin"), ("viewer", "Viewer (read-only)")])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
+    )
+    submit = SubmitField("Add account")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[("admin", "Admin"), ("viewer", "Viewer")])
+    submit = SubmitField("Change role")
+
+
+class ActiveForm(FlaskForm):
+    active = BooleanField("Active")
+    submit = SubmitField("Save")

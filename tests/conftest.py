@@ -1,0 +1,130 @@
+"""Fresh app per test with test settings; `client`, `runner`, `auth` and account fixtures."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+from app.models import Admin
+from app.services import admins
+
+ADMIN_EMAIL = "ada@example.com"
+VIEWER_EMAIL = "vera@example.com"
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def reset_postgres(url: str) -> None:
+    """Give each test an empty public schema on the shared PostgreSQL test database."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's folder, or the PostgreSQL server named by TEST_DATABASE_URL."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if url:
+        reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    """The overrides each test app starts from; tests may add to them before `app` is built."""
+    return {
+        "APP_ENV": "test",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "SESSION_COOKIE_SECURE": "false",
+        "SCHEDULER": "off",
+        "LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture
+def app(app_settings: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(app_settings)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class AuthActions:
+    """Sign in and out through the real pages, CSRF included."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str = ADMIN_EMAIL, password: str = PASSWORD, next_: str = "") -> Any:
+        token = self.csrf("/login")
+        data = {"email": email, "password": password, "csrf_token": token, "next": next_}
+        return self.client.post("/login", data=data)
+
+    def logout(self) -> Any:
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/")})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+def make_account(app: Flask, email: str, role: str) -> int:
+    with app.app_context():
+        return admins.create_admin(db.session, email, PASSWORD, role).id
+
+
+@pytest.fixture
+def admin_id(app: Flask) -> int:
+    return make_account(app, ADMIN_EMAIL, "admin")
+
+
+@pytest.fixture
+def viewer_id(app: Flask) -> int:
+    return make_account(app, VIEWER_EMAIL, "viewer")
+
+
+def load_admin(app: Flask, admin_id: int) -> Admin:
+    with app.app_context():
+        admin = db.session.get(Admin, admin_id)
+        assert admin is not None
+        db.session.expunge(admin)
+        return admin
