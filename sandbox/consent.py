@@ -12,6 +12,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, Request, Response, render_template, request
 from sqlalchemy import select
+from werkzeug.test import EnvironBuilder
 
 from sandbox.context import current, db
 from sandbox.models import Company, Employee
@@ -62,7 +63,18 @@ def authorize_page() -> Response | str:
 
 @bp.post("/oauth/authorize")
 def authorize_submit() -> Response:
-    return decide(request, request.values.get("employee_id"), request.values.get("decision"))
+    """The consent form; authorize parameters may come in the query string, hidden fields,
+    or both (a field repeated in both with the same value counts once)."""
+    params = {**request.args.to_dict(), **request.form.to_dict()}
+    employee_id, decision = params.pop("employee_id", None), params.pop("decision", None)
+    return decide(authorize_request(params), employee_id, decision)
+
+
+def authorize_request(params: dict[str, str] | str) -> Request:
+    """A POST /oauth/authorize request carrying `params` (a dict or a raw query string)."""
+    builder = EnvironBuilder(method="POST", path="/oauth/authorize",
+                             base_url=request.host_url, query_string=params)
+    return Request(builder.get_environ())
 
 
 def decide(raw: Request, employee_id: Any, decision: Any) -> Response:

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Request, Response, jsonify, request
 from sqlalchemy import select
-from werkzeug.test import EnvironBuilder
 
-from sandbox.consent import decide
+from sandbox.consent import authorize_request, decide
 from sandbox.context import current, db
 from sandbox.faults import Fault
 from sandbox.models import Company, Employee, Grant, Token
@@ -142,14 +141,11 @@ def seed() -> Response:
 
 
 def _authorize_request(body: dict[str, Any]) -> Request:
-    """A request object carrying the authorize parameters, as the consent form would."""
+    """The authorize parameters as the consent form would carry them."""
     if "authorize_url" in body:
-        query: Any = urlsplit(str(body["authorize_url"])).query
-    else:
-        query = {k: str(v) for k, v in body.items() if k not in ("employee_id", "decision")}
-    builder = EnvironBuilder(method="POST", path="/oauth/authorize",
-                             base_url=request.host_url, query_string=query)
-    return Request(builder.get_environ())
+        return authorize_request(urlsplit(str(body["authorize_url"])).query)
+    return authorize_request({k: str(v) for k, v in body.items()
+                              if k not in ("employee_id", "decision")})
 
 
 @bp.post("/approve")

@@ -51,6 +51,8 @@ class Fault:
         if self.html:
             resp = Response(_HTML_BODY.format(status=self.status), status=self.status,
                             mimetype="text/html")
+        elif isinstance(self.body, str):
+            resp = Response(self.body, status=self.status, mimetype="text/plain")
         else:
             body = self.body
             if body is None:

@@ -10,6 +10,7 @@ process it started.
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import tempfile
@@ -68,14 +69,19 @@ class SandboxServer:
         self._process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log,
                                          text=True, cwd=root)
         log.close()
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline().strip()
+        line = self._read_ready_line()
         if not line.startswith(READY_PREFIX):
             self.stop()
             raise SandboxError(f"sandbox failed to start: {line!r}; see {self.log_path}")
         self.url = line.removeprefix(READY_PREFIX)
         self._wait_until_answering()
         return self
+
+    def _read_ready_line(self) -> str:
+        """The first stdout line, or "" if none arrives within the startup timeout."""
+        assert self._process is not None and self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], self.startup_timeout)
+        return self._process.stdout.readline().strip() if ready else ""
 
     def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + self.startup_timeout

@@ -121,3 +121,13 @@ def test_scopes_outside_the_apps_are_invalid_scope(sandbox_server: SandboxServer
     location = sandbox_server.approve(url, BRUNO_ACME)
 
     assert query_of(location)["error"] == "invalid_scope"
+
+
+def test_form_submit_with_both_query_and_hidden_fields_is_accepted(base: str) -> None:
+    form = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
+            "state": "st-123", "employee_id": BRUNO_ACME, "decision": "approve"}
+
+    response = requests.post(authorize_url(base), data=form, timeout=TIMEOUT,
+                             allow_redirects=False)
+
+    assert "code" in query_of(response.headers["Location"])

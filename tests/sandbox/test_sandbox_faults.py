@@ -138,3 +138,12 @@ def test_reset_counts_zeroes_them(sandbox_server: SandboxServer) -> None:
     sandbox_server.reset_counts()
 
     assert sandbox_server.counts() == {"requests": {}, "token": {}}
+
+
+def test_fail_can_answer_a_raw_text_body(sandbox_server: SandboxServer) -> None:
+    tokens = user_tokens(sandbox_server)
+    sandbox_server.fault(TOKEN, mode="fail", status=502, body="Bad Gateway")
+
+    response = refresh(sandbox_server.url, tokens["refresh_token"])
+
+    assert response.text == "Bad Gateway"
