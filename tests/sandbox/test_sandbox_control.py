@@ -19,6 +19,21 @@ def strict_server() -> Iterator[SandboxServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def tuned_server() -> Iterator[SandboxServer]:
+    with SandboxServer(access_token_ttl=120, reuse_grace=15, company_token_ttl=86400,
+                       company_refresh=True, require_pkce=True) as server:
+        yield server
+
+
+def test_startup_flags_become_the_runtime_settings(tuned_server: SandboxServer) -> None:
+    settings = tuned_server.configure()
+
+    assert settings == {"access_token_ttl": 120, "refresh_token_ttl": 604800,
+                        "reuse_grace": 15, "company_token_ttl": 86400,
+                        "company_refresh": True, "require_pkce": True, "code_ttl": 600}
+
+
 def test_control_api_is_absent_in_strict_mode(strict_server: SandboxServer) -> None:
     response = requests.get(f"{strict_server.url}/_sandbox/seed", timeout=TIMEOUT)
 
