@@ -1,21 +1,96 @@
-"""Sign-in and sign-out."""
+"""Sign-in and sign-out, with failed sign-ins throttled per account and per client address.
+
+Only failures count: 10 per account (normalised email) and 50 per address in any 15 minutes.
+Past either limit every attempt is refused with 429, even with the right password. Counters live
+in Flask-Limiter's storage (`RATELIMIT_STORAGE_URI`): shared through Redis, per process with the
+default `memory://`.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
+from limits import RateLimitItem, parse
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from app.extensions import db
-from app.models import utcnow
-from app.services import admins
+from app.extensions import db, limiter
+from app.models import Admin, utcnow
+from app.services import admins, audit
+from app.services.audit import Actor
 from app.web.forms import ActionForm, LoginForm
 
 bp = Blueprint("auth", __name__)
 
 BAD_CREDENTIALS = "Invalid email or password."
+THROTTLED = "Too many failed sign-in attempts. Wait a few minutes, then try again."
+ACCOUNT_LIMIT = "10 per 15 minutes"
+ADDRESS_LIMIT = "50 per 15 minutes"
+LABEL_LIMIT = 100
+
+
+def _failure_limits(email: str) -> list[tuple[RateLimitItem, str, str]]:
+    """(limit, scope, key) for the account and the client address; config may tighten them."""
+    address = request.remote_addr or "unknown"
+    account = email.strip().lower()
+    return [
+        (parse(current_app.config.get("LOGIN_ACCOUNT_LIMIT", ACCOUNT_LIMIT)), "account", account),
+        (parse(current_app.config.get("LOGIN_ADDRESS_LIMIT", ADDRESS_LIMIT)), "address", address),
+    ]
+
+
+def _window() -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(limiter.storage)
+
+
+def _retry_after(email: str) -> int | None:
+    """Seconds until the next sign-in may be tried, or None when no limit is reached."""
+    window = _window()
+    waits = [
+        window.get_window_stats(item, "login-failures", scope, key).reset_time - time.time()
+        for item, scope, key in _failure_limits(email)
+        if not window.test(item, "login-failures", scope, key)
+    ]
+    return max(1, math.ceil(max(waits))) if waits else None
+
+
+def _count_failure(email: str) -> None:
+    window = _window()
+    for item, scope, key in _failure_limits(email):
+        window.hit(item, "login-failures", scope, key)
+
+
+def _audit(action: str, actor: Actor, outcome: str, message: str) -> None:
+    """Record a sign-in event and commit it; the password never reaches the log."""
+    details = {"ip": request.remote_addr or ""}
+    audit.record(
+        db.session,
+        action,
+        now=utcnow(),
+        actor=actor,
+        outcome=outcome,
+        message=message,
+        details=details,
+    )
+    db.session.commit()
+
+
+def _anonymous(email: str) -> Actor:
+    return Actor(kind="anonymous", label=email.strip()[:LABEL_LIMIT])
 
 
 def safe_next(target: str | None) -> str:
@@ -37,18 +112,27 @@ def login() -> Response | str | tuple[str, int]:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        admin = admins.authenticate(
-            db.session, form.email.data or "", form.password.data or "", utcnow()
-        )
+        email = form.email.data or ""
+        retry_after = _retry_after(email)
+        if retry_after is not None:
+            _audit("auth.login_throttled", _anonymous(email), "failed", "too many failed sign-ins")
+            raise TooManyRequests(THROTTLED, retry_after=retry_after)
+        admin = admins.authenticate(db.session, email, form.password.data or "", utcnow())
         if admin is None:
+            _count_failure(email)
+            _audit("auth.login_failed", _anonymous(email), "failed", "wrong email or password")
             flash(BAD_CREDENTIALS, "error")
             return render_template("auth/login.html", form=form), 200
-        destination = safe_next(form.next.data)
-        session.clear()  # renew the session at privilege change: nothing from before survives
-        login_user(admin)
-        session.permanent = True
-        return redirect(destination)
+        _audit("auth.login_succeeded", Actor.admin(admin.id, admin.email), "ok", "signed in")
+        return _sign_in(admin, safe_next(form.next.data))
     return render_template("auth/login.html", form=form)
+
+
+def _sign_in(admin: Admin, destination: str) -> Response:
+    session.clear()  # renew the session at privilege change: nothing from before survives
+    login_user(admin)
+    session.permanent = True
+    return redirect(destination)
 
 
 @bp.post("/logout")
