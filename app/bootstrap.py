@@ -79,6 +79,10 @@ def register_logging(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     crypto.configure(settings.token_encryption_keys)
+    if settings.app_env == "test":
+        from app.services.passwords import use_fast_hashing
+
+        use_fast_hashing()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
@@ -114,9 +118,9 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admins, auth, dashboard, health
+    from app.web import admins, auth, connect, dashboard, health
 
-    for module in (auth, dashboard, admins, health):
+    for module in (auth, dashboard, connect, admins, health):
         app.register_blueprint(module.bp)
 
 

@@ -18,10 +18,12 @@ from app import create_app
 from app.extensions import db
 from app.models import Admin
 from app.services import admins
+from sandbox.testing import SandboxServer
 
 ADMIN_EMAIL = "ada@example.com"
 VIEWER_EMAIL = "vera@example.com"
 PASSWORD = "correct horse battery staple"
+REDIRECT_URI = "http://127.0.0.1:5000/oauth/callback"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -44,11 +46,27 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+@pytest.fixture(scope="session")
+def factorial_sandbox() -> Iterator[SandboxServer]:
+    """One real sandbox process (Factorial's stand-in) for the whole run, over HTTP on loopback."""
+    with SandboxServer(redirect_uris=[REDIRECT_URI]) as server:
+        yield server
+
+
 @pytest.fixture
-def app_settings(tmp_path: Path, database_url: str) -> dict[str, Any]:
+def sandbox(factorial_sandbox: SandboxServer) -> SandboxServer:
+    """The shared sandbox, back at its seed with zero counts."""
+    factorial_sandbox.reset()
+    return factorial_sandbox
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, database_url: str, sandbox: SandboxServer) -> dict[str, Any]:
     """The overrides each test app starts from; tests may add to them before `app` is built."""
     return {
         "APP_ENV": "test",
+        "FACTORIAL_DEMO_BASE_URL": sandbox.url,
+        "FACTORIAL_DEMO_REDIRECT_URI": REDIRECT_URI,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,
         "SESSION_COOKIE_SECURE": "false",

@@ -6,6 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
+from sandbox.testing import SandboxServer
 
 
 @pytest.mark.parametrize(
@@ -30,8 +31,8 @@ def test_csp_forbids_inline_script_and_framing(client: FlaskClient) -> None:
     )
 
 
-def test_csp_lets_forms_redirect_to_factorial(client: FlaskClient) -> None:
-    assert "http://127.0.0.1:5001" in client.get("/login").headers["Content-Security-Policy"]
+def test_csp_lets_forms_redirect_to_factorial(client: FlaskClient, sandbox: SandboxServer) -> None:
+    assert sandbox.url in client.get("/login").headers["Content-Security-Policy"]
 
 
 def test_no_hsts_outside_production(client: FlaskClient) -> None:

@@ -1,6 +1,18 @@
 """Typed SQLAlchemy 2 models; import them from here."""
 
 from app.models.admin import ROLES, Admin, Role
+from app.models.audit import AuditEvent
+from app.models.connection import KINDS, Connection, PendingAuthorization
 from app.models.types import UTCDateTime, utcnow
 
-__all__ = ["ROLES", "Admin", "Role", "UTCDateTime", "utcnow"]
+__all__ = [
+    "KINDS",
+    "ROLES",
+    "Admin",
+    "AuditEvent",
+    "Connection",
+    "PendingAuthorization",
+    "Role",
+    "UTCDateTime",
+    "utcnow",
+]

@@ -14,6 +14,12 @@ _COMMON = Path(__file__).resolve().parent.parent / "data" / "common-passwords.tx
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
+def use_fast_hashing() -> None:
+    """Cheap argon2id parameters, for the test suite only (APP_ENV=test)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 class WeakPassword(ValueError):
     """The password fails the policy; the message says why, without echoing it."""
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -36,3 +44,14 @@ class RoleForm(FlaskForm):
 class ActiveForm(FlaskForm):
     active = BooleanField("Active")
     submit = SubmitField("Save")
+
+
+class ConnectForm(FlaskForm):
+    environment = SelectField("Factorial environment", validators=[DataRequired()])
+    kind = RadioField(
+        "Token kind",
+        choices=[("company", "Company token"), ("user", "User token")],
+        default="company",
+        validators=[DataRequired()],
+    )
+    submit = SubmitField("Continue to Factorial")

@@ -13,6 +13,7 @@ from app.web.security import settings
 
 NAV = (
     ("dashboard.index", "Dashboard"),
+    ("connect.page", "Connect"),
     ("admins.index", "People"),
 )
 
