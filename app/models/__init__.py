@@ -3,6 +3,7 @@
 from app.models.admin import ROLES, Admin, Role
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
+from app.models.ops import Lease, Notification
 from app.models.types import UTCDateTime, utcnow
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "Admin",
     "AuditEvent",
     "Connection",
+    "Lease",
+    "Notification",
     "PendingAuthorization",
     "Role",
     "UTCDateTime",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crypto import EncryptedText, Secret
@@ -67,6 +67,25 @@ class Connection(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    # Single-flight refresh: the lease is taken by compare-and-set; the attempt survives a crash.
+    lease_owner: Mapped[str] = mapped_column(String(64), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempt_id: Mapped[str] = mapped_column(String(64), default="")
+    attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempt_fingerprint: Mapped[str] = mapped_column(String(16), default="")
+    attempt_retried: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Failure states, as facts: why it needs a reconnect, and revocation progress.
+    needs_reconnect_cause: Mapped[str] = mapped_column(String(32), default="")
+    needs_reconnect_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoke_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delete_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_health_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     @property
     def owner_label(self) -> str:
