@@ -118,9 +118,9 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admins, auth, connect, dashboard, health
+    from app.web import admins, api_keys, auth, connect, dashboard, health
 
-    for module in (auth, dashboard, connect, admins, health):
+    for module in (auth, dashboard, connect, api_keys, admins, health):
         app.register_blueprint(module.bp)
 
 

@@ -14,6 +14,7 @@ from app.web.security import settings
 NAV = (
     ("dashboard.index", "Dashboard"),
     ("connect.page", "Connect"),
+    ("api_keys.index", "API keys"),
     ("admins.index", "People"),
 )
 
