@@ -39,3 +39,16 @@ def on_starting(server):
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         sys.exit(2)
+
+
+def when_ready(server):
+    """Say so when rate-limit counters cannot be shared: with memory:// each worker counts alone."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://"
+    if storage.startswith("memory://") and server.cfg.workers > 1:
+        server.log.warning(
+            "RATELIMIT_STORAGE_URI is memory:// with %d workers: sign-in throttling counts per "
+            "worker process, so the limits are up to %d times looser; set "
+            "RATELIMIT_STORAGE_URI=redis://… to share the counters",
+            server.cfg.workers,
+            server.cfg.workers,
+        )
