@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -75,6 +75,13 @@ def register_logging(app: Flask, settings: Settings) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = start_request(request.headers.get("X-Request-ID"))
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        """Hand the id back so a user's report or the proxy's log can be matched to our lines."""
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
