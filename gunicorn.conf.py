@@ -52,3 +52,10 @@ def when_ready(server):
             server.cfg.workers,
             server.cfg.workers,
         )
+
+
+def post_worker_init(worker):
+    """Start the embedded sweep as soon as a worker is up, not at its first request."""
+    from app.sweeper import start_embedded
+
+    start_embedded(worker.wsgi)

@@ -35,6 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     bootstrap.register_errors(app)
     bootstrap.register_blueprints(app)
     bootstrap.register_cli(app)
+    bootstrap.register_scheduler(app)
     return app
 
 

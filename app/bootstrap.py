@@ -56,15 +56,28 @@ def _engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 
+def _is_sqlite(dbapi_connection: Any) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """WAL and a busy timeout let many workers share one SQLite file."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    if _is_sqlite(dbapi_connection):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN: a read-then-write transaction can then never fail
+    with a stale snapshot when another worker wrote in between (it waits instead)."""
+    if _is_sqlite(connection.connection.dbapi_connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_logging(app: Flask, settings: Settings) -> None:
@@ -125,10 +138,19 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admins, api_keys, auth, connect, dashboard, health
+    from app.web import admins, api_keys, auth, connect, connections, dashboard, health
 
-    for module in (auth, dashboard, connect, api_keys, admins, health):
+    for module in (auth, dashboard, connect, connections, api_keys, admins, health):
         app.register_blueprint(module.bp)
+
+
+def register_scheduler(app: Flask) -> None:
+    """Start the embedded sweep with the first request a process serves (not in CLI runs)."""
+    from app.sweeper import start_embedded
+
+    @app.before_request
+    def _start_sweep() -> None:
+        start_embedded(app)
 
 
 def register_cli(app: Flask) -> None:

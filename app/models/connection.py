@@ -74,7 +74,7 @@ class Connection(db.Model):  # type: ignore[name-defined]
     attempt_id: Mapped[str] = mapped_column(String(64), default="")
     attempt_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempt_fingerprint: Mapped[str] = mapped_column(String(16), default="")
-    attempt_retried: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,8 @@ from app.factorial import (
 from app.models import KINDS, Connection, PendingAuthorization
 from app.services import DbSession, audit
 from app.services.audit import Actor
+from app.services.lifecycle import announce
+from app.services.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ def complete_authorization(
     actor: Actor,
     params: Mapping[str, str],
     now: datetime,
+    notifier: Notifier | None = None,
 ) -> ConnectResult:
     """Exchange the code once, identify the owner, create or update the connection in place."""
     if actor.id is None:
@@ -151,7 +155,7 @@ def complete_authorization(
     except ExchangeFailed as exc:
         _record_failure(session, exc, actor=actor, environment=pending.environment, now=now)
         raise
-    return _store(session, pending, token, info, actor, now)
+    return _store(session, pending, token, info, actor, now, notifier or Notifier())
 
 
 def _exchange_and_identify(
@@ -201,6 +205,7 @@ def _store(
     info: CredentialInfo,
     actor: Actor,
     now: datetime,
+    notifier: Notifier,
     retry: bool = True,
 ) -> ConnectResult:
     kind = info.kind if info.kind in KINDS else pending.kind
@@ -215,8 +220,10 @@ def _store(
     if connection is None:
         connection = Connection(**identity, created_at=now)
         session.add(connection)
+    was_broken = bool(connection.needs_reconnect_cause or connection.revoked_at)
     apply_identity(connection, info)
     apply_tokens(connection, token, now)
+    connection.last_health_check_at = now  # the credentials call just proved the token works
     connection.connected_by_id = actor.id
     try:
         session.flush()
@@ -226,7 +233,7 @@ def _store(
             raise ExchangeFailed(
                 "conflict", "Another connect for this account is in progress."
             ) from None
-        return _store(session, pending, token, info, actor, now, retry=False)
+        return _store(session, pending, token, info, actor, now, notifier, retry=False)
     action = "connection.connected" if created else "connection.reconnected"
     audit.record(
         session,
@@ -236,6 +243,8 @@ def _store(
         target=connection,
         details={**identity, "scopes": connection.scopes, "credential_id": info.id},
     )
+    if was_broken:
+        announce(session, notifier, "connection.recovered", connection, now, {})
     session.commit()
     other = pending.connection_id is not None and pending.connection_id != connection.id
     return ConnectResult(connection, created, other)
@@ -249,18 +258,43 @@ def apply_identity(connection: Connection, info: CredentialInfo) -> None:
         connection.employee_email = info.email or ""
 
 
+def token_values(token: TokenResponse, now: datetime) -> dict[str, Any]:
+    """Column values for a freshly obtained pair; a response without a refresh token keeps none."""
+    access = Secret(token.access_token)
+    return {
+        "access_token": access,
+        "token_fingerprint": access.fingerprint,
+        "refresh_token": Secret(token.refresh_token) if token.refresh_token else None,
+        "refresh_token_issued_at": now if token.refresh_token else None,
+        "token_type": token.token_type,
+        "scopes": " ".join(token.scope)[:500],
+        "obtained_at": now,
+        "expires_at": token.expires_at(now),
+        "last_error": "",
+        "last_error_at": None,
+    }
+
+
+RESET_ON_RECONNECT: dict[str, Any] = {
+    "needs_reconnect_cause": "",
+    "needs_reconnect_since": None,
+    "revoke_requested_at": None,
+    "revoked_at": None,
+    "delete_requested": False,
+    "failure_count": 0,
+    "next_retry_at": None,
+    "attempt_id": "",
+    "attempt_started_at": None,
+    "attempt_fingerprint": "",
+    "outcome_unknown": False,
+    "last_health_check_at": None,
+}
+
+
 def apply_tokens(connection: Connection, token: TokenResponse, now: datetime) -> None:
-    """Store a fresh token pair; a response without a refresh token keeps none."""
-    connection.access_token = Secret(token.access_token)
-    connection.token_fingerprint = Secret(token.access_token).fingerprint
-    connection.refresh_token = Secret(token.refresh_token) if token.refresh_token else None
-    connection.refresh_token_issued_at = now if token.refresh_token else None
-    connection.token_type = token.token_type
-    connection.scopes = " ".join(token.scope)[:500]
-    connection.obtained_at = now
-    connection.expires_at = token.expires_at(now)
-    connection.last_error = ""
-    connection.last_error_at = None
+    """Store a fresh pair and forget every failure state: the account is connected again."""
+    for name, value in {**token_values(token, now), **RESET_ON_RECONNECT}.items():
+        setattr(connection, name, value)
 
 
 def _record_failure(

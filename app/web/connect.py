@@ -13,7 +13,7 @@ from app.models import utcnow
 from app.services import connect, connections
 from app.services.audit import Actor
 from app.web.forms import ConnectForm
-from app.web.providers import client_for
+from app.web.providers import client_for, notifier
 from app.web.security import admin_required, settings
 
 bp = Blueprint("connect", __name__)
@@ -83,7 +83,7 @@ def callback() -> Response | tuple[str, int]:
     actor = Actor.admin(current_user.id, current_user.email)
     try:
         result = connect.complete_authorization(
-            db.session, client_for, actor=actor, params=params, now=utcnow()
+            db.session, client_for, actor=actor, params=params, now=utcnow(), notifier=notifier()
         )
     except connect.CallbackRejected as exc:
         log.warning("rejected OAuth callback: %s", exc.reason)

@@ -1,16 +1,21 @@
-"""Factorial clients for the configured environments, built from settings per use."""
+"""Factorial clients, refresh policy and notifier for the running app, built from settings."""
 
 from __future__ import annotations
 
 from app.factorial import FactorialClient
+from app.services import notify, tokens
+from app.sweeper import client_factory, notifier_from, policy_from
 from app.web.security import settings
 
 
 def client_for(environment: str) -> FactorialClient:
     """A client for a configured environment; KeyError when it is not configured."""
-    s = settings()
-    return FactorialClient(
-        s.environments[environment],
-        connect_timeout=s.factorial_connect_timeout,
-        read_timeout=s.factorial_read_timeout,
-    )
+    return client_factory(settings())(environment)
+
+
+def policy() -> tokens.RefreshPolicy:
+    return policy_from(settings())
+
+
+def notifier() -> notify.Notifier:
+    return notifier_from(settings())

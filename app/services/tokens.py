@@ -1,0 +1,358 @@
+"""Single-flight refresh: one provider call per due token, however many processes ask at once.
+
+1. In a short transaction, take the connection's lease (compare-and-set), re-read the row; if
+   the token is no longer due, give it back without calling Factorial. Record the attempt
+   (id, start, digest of the refresh token being spent). Commit: no lock is held during HTTP.
+2. Call the token endpoint once; the client never retries a refresh POST.
+3. On success, store the new pair at once, compare-and-set on the attempt id.
+4. On `invalid_grant`, re-read: a changed refresh token means a sibling won (healthy);
+   otherwise the connection needs a reconnect — audited and notified once, never retried.
+5. Timeouts, 5xx, 429 keep the old tokens and back off. An attempt left behind by a process
+   that died means the outcome was lost: retry once with the stored token, else reconnect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from app.factorial import (
+    FactorialClient,
+    FactorialError,
+    InvalidGrant,
+    RateLimited,
+    TokenResponse,
+)
+from app.models import Connection
+from app.services import DbSession, audit, notify
+from app.services.audit import SYSTEM, Actor
+from app.services.connect import token_values
+from app.services.lifecycle import (
+    mark_needs_reconnect,
+    reconnect_cause,
+    release_attempt,
+    reload,
+    take_lease,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ClientFactory = Callable[[str], FactorialClient]
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """When a token is due, how long a lease lasts, and how failures back off."""
+
+    margin: timedelta = timedelta(minutes=10)
+    keepalive_after: timedelta = timedelta(hours=24)
+    lease: timedelta = timedelta(seconds=60)
+    base_backoff: timedelta = timedelta(seconds=30)
+    max_backoff: timedelta = timedelta(hours=1)
+    retry_after_cap: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What happened: fresh | refreshed | sibling | busy | backoff | needs_reconnect |
+    transient | not_refreshable."""
+
+    result: str
+    connection_id: int
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("fresh", "refreshed", "sibling")
+
+
+def digest(token: str) -> str:
+    """A short, one-way name for a refresh token: enough to tell two apart, useless to steal."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def is_due(connection: Connection, now: datetime, policy: RefreshPolicy) -> bool:
+    """Due when the access token expires within the margin or the refresh token ages out."""
+    if connection.refresh_token is None:
+        return False
+    if connection.expires_at is not None and connection.expires_at - now <= policy.margin:
+        return True
+    issued = connection.refresh_token_issued_at
+    return issued is not None and now - issued >= policy.keepalive_after
+
+
+def refreshable(connection: Connection) -> bool:
+    return (
+        connection.refresh_token is not None
+        and connection.refresh_token.readable
+        and not connection.needs_reconnect_cause
+        and connection.revoked_at is None
+        and connection.revoke_requested_at is None
+    )
+
+
+def refresh_connection(
+    session: DbSession,
+    clients: ClientFactory,
+    connection_id: int,
+    *,
+    clock: Clock,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    actor: Actor = SYSTEM,
+    force: bool = False,
+) -> RefreshOutcome:
+    """Refresh one connection if due (or `force`), following the single-flight protocol."""
+    owner = secrets.token_hex(8)
+    now = clock()
+    if not take_lease(session, connection_id, owner, now, policy.lease):
+        session.rollback()
+        return RefreshOutcome("busy", connection_id, "Another refresh is in progress.")
+    connection = reload(session, connection_id)
+    if connection is None:
+        session.rollback()
+        return RefreshOutcome("not_refreshable", connection_id, "No such connection.")
+    decision = _decide(session, connection, now, policy, notifier, force)
+    if decision is not None:
+        return decision
+    attempt = secrets.token_hex(8)
+    refresh_token = connection.refresh_token.reveal()  # type: ignore[union-attr]
+    connection.attempt_id = attempt
+    connection.attempt_started_at = now
+    connection.attempt_fingerprint = digest(refresh_token)
+    environment = connection.environment
+    session.commit()
+    return _call_and_settle(
+        session,
+        clients,
+        connection_id,
+        environment,
+        refresh_token,
+        attempt,
+        clock=clock,
+        policy=policy,
+        notifier=notifier,
+        actor=actor,
+    )
+
+
+def _decide(
+    session: DbSession,
+    connection: Connection,
+    now: datetime,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    force: bool,
+) -> RefreshOutcome | None:
+    """None to go ahead and call Factorial; otherwise the lease is given back and why."""
+    cid = connection.id
+    if not refreshable(connection):
+        release_attempt(session, connection, clear_attempt=False)
+        return RefreshOutcome("not_refreshable", cid, "This connection cannot be refreshed.")
+    if connection.attempt_id:  # a previous holder died with its outcome unrecorded
+        if connection.outcome_unknown:
+            mark_needs_reconnect(session, connection, "lost", now, notifier)
+            return RefreshOutcome("needs_reconnect", cid, "The refresh outcome was lost.")
+        connection.outcome_unknown = True
+        log.warning("connection %s: previous refresh outcome lost; retrying once", cid)
+        return None
+    if force:
+        return None
+    if not is_due(connection, now, policy):
+        release_attempt(session, connection, clear_attempt=False)
+        return RefreshOutcome("fresh", cid)
+    if connection.next_retry_at is not None and connection.next_retry_at > now:
+        release_attempt(session, connection, clear_attempt=False)
+        return RefreshOutcome("backoff", cid, "Waiting before the next retry.")
+    return None
+
+
+def _call_and_settle(
+    session: DbSession,
+    clients: ClientFactory,
+    connection_id: int,
+    environment: str,
+    refresh_token: str,
+    attempt: str,
+    *,
+    clock: Clock,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    actor: Actor,
+) -> RefreshOutcome:
+    try:
+        with clients(environment) as client:
+            token = client.refresh(refresh_token)
+    except KeyError:
+        return _transient(
+            session,
+            connection_id,
+            attempt,
+            clock(),
+            policy,
+            actor,
+            FactorialError("That Factorial environment is no longer configured."),
+        )
+    except InvalidGrant:
+        return _invalid_grant(
+            session, connection_id, attempt, refresh_token, clock(), notifier, actor
+        )
+    except FactorialError as exc:
+        return _transient(session, connection_id, attempt, clock(), policy, actor, exc)
+    return _store(session, connection_id, attempt, token, clock(), actor)
+
+
+def _store(
+    session: DbSession,
+    connection_id: int,
+    attempt: str,
+    token: TokenResponse,
+    now: datetime,
+    actor: Actor,
+) -> RefreshOutcome:
+    """Commit the new pair at once, compare-and-set on our attempt id."""
+    values = token_values(token, now)
+    stored = session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.attempt_id == attempt)
+        .values(
+            **values,
+            attempt_id="",
+            attempt_started_at=None,
+            attempt_fingerprint="",
+            outcome_unknown=False,
+            lease_owner="",
+            lease_expires_at=None,
+            last_refresh_at=now,
+            failure_count=0,
+            next_retry_at=None,
+        )
+    )
+    if stored.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        log.error(
+            "connection %s: refresh result arrived after our attempt was superseded", connection_id
+        )
+        return RefreshOutcome("transient", connection_id, "The refresh was superseded.")
+    connection = reload(session, connection_id)
+    audit.record(
+        session,
+        "connection.refreshed",
+        now=now,
+        actor=actor,
+        target=connection,
+        details={"expires_at": values["expires_at"].isoformat() if values["expires_at"] else None},
+    )
+    session.commit()
+    return RefreshOutcome("refreshed", connection_id)
+
+
+def _invalid_grant(
+    session: DbSession,
+    connection_id: int,
+    attempt: str,
+    spent: str,
+    now: datetime,
+    notifier: notify.Notifier,
+    actor: Actor,
+) -> RefreshOutcome:
+    """A changed refresh token means a sibling stored the winner; otherwise reconnect."""
+    connection = reload(session, connection_id)
+    if connection is None:
+        session.rollback()
+        return RefreshOutcome("not_refreshable", connection_id, "No such connection.")
+    current = connection.refresh_token
+    if current is not None and current.readable and digest(current.reveal()) != digest(spent):
+        if connection.attempt_id == attempt:
+            release_attempt(session, connection, clear_attempt=True)
+        else:
+            session.commit()
+        return RefreshOutcome("sibling", connection_id)
+    cause = reconnect_cause(connection, now)
+    mark_needs_reconnect(session, connection, cause, now, notifier, actor=actor)
+    return RefreshOutcome("needs_reconnect", connection_id, f"Needs reconnect ({cause}).")
+
+
+def backoff_delay(failures: int, policy: RefreshPolicy, retry_after: float | None) -> timedelta:
+    """Honour Retry-After (capped); else exponential with full jitter, capped."""
+    if retry_after is not None:
+        return min(timedelta(seconds=retry_after), policy.retry_after_cap)
+    ceiling = min(policy.base_backoff * (2 ** max(failures - 1, 0)), policy.max_backoff)
+    jittered: timedelta = ceiling * (0.5 + random.random() / 2)
+    return jittered
+
+
+def _transient(
+    session: DbSession,
+    connection_id: int,
+    attempt: str,
+    now: datetime,
+    policy: RefreshPolicy,
+    actor: Actor,
+    exc: FactorialError,
+) -> RefreshOutcome:
+    """Keep the old tokens, back off. A timeout may have been processed: outcome unknown."""
+    connection = reload(session, connection_id)
+    if connection is None or connection.attempt_id != attempt:
+        session.rollback()
+        return RefreshOutcome("transient", connection_id, exc.message)
+    connection.failure_count += 1
+    retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+    connection.next_retry_at = now + backoff_delay(connection.failure_count, policy, retry_after)
+    connection.last_error = exc.message[:500]
+    connection.last_error_at = now
+    connection.outcome_unknown = connection.outcome_unknown or not isinstance(exc, RateLimited)
+    release_attempt(session, connection, clear_attempt=True, commit=False)
+    audit.record(
+        session,
+        "connection.refresh_failed",
+        now=now,
+        actor=actor,
+        target=connection,
+        outcome="failed",
+        message=exc.message,
+        details={
+            "failures": connection.failure_count,
+            "next_retry_at": connection.next_retry_at.isoformat(),
+        },
+    )
+    session.commit()
+    return RefreshOutcome("transient", connection_id, exc.message)
+
+
+def fresh_token(
+    session: DbSession,
+    clients: ClientFactory,
+    connection_id: int,
+    *,
+    clock: Clock,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    wait: float = 15.0,
+    actor: Actor = SYSTEM,
+) -> tuple[Connection | None, RefreshOutcome]:
+    """Refresh if due, waiting out a sibling's lease; then the connection as stored."""
+    deadline = time.monotonic() + wait
+    while True:
+        outcome = refresh_connection(
+            session,
+            clients,
+            connection_id,
+            clock=clock,
+            policy=policy,
+            notifier=notifier,
+            actor=actor,
+        )
+        if outcome.result != "busy" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return reload(session, connection_id), outcome
