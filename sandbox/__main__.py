@@ -23,26 +23,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5001)
     parser.add_argument("--db", default=":memory:", help="SQLite file path or :memory:")
     parser.add_argument("--mode", choices=MODES, default="demo")
-    parser.add_argument("--redirect-uri", action="append", dest="redirect_uris",
-                        help="registered redirect URI; repeatable or comma-separated")
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        dest="redirect_uris",
+        help="registered redirect URI; repeatable or comma-separated",
+    )
     parser.add_argument("--access-token-ttl", type=int, default=3600)
     parser.add_argument("--refresh-token-ttl", type=int, default=7 * 24 * 3600)
     parser.add_argument("--reuse-grace", type=int, default=0)
-    parser.add_argument("--company-token-ttl", type=int, default=None,
-                        help="seconds; default: company tokens never expire")
-    parser.add_argument("--company-refresh", action="store_true",
-                        help="issue refresh tokens with company tokens")
+    parser.add_argument(
+        "--company-token-ttl",
+        type=int,
+        default=None,
+        help="seconds; default: company tokens never expire",
+    )
+    parser.add_argument(
+        "--company-refresh", action="store_true", help="issue refresh tokens with company tokens"
+    )
     parser.add_argument("--require-pkce", action="store_true")
     return parser.parse_args(argv)
 
 
 def config_from(args: argparse.Namespace) -> SandboxConfig:
     settings = RuntimeSettings(
-        access_token_ttl=args.access_token_ttl, refresh_token_ttl=args.refresh_token_ttl,
-        reuse_grace=args.reuse_grace, company_token_ttl=args.company_token_ttl,
-        company_refresh=args.company_refresh, require_pkce=args.require_pkce)
-    return SandboxConfig(mode=args.mode, db=args.db, settings=settings,
-                         redirect_uris=tuple(args.redirect_uris or [DEFAULT_REDIRECT_URI]))
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        reuse_grace=args.reuse_grace,
+        company_token_ttl=args.company_token_ttl,
+        company_refresh=args.company_refresh,
+        require_pkce=args.require_pkce,
+    )
+    return SandboxConfig(
+        mode=args.mode,
+        db=args.db,
+        settings=settings,
+        redirect_uris=tuple(args.redirect_uris or [DEFAULT_REDIRECT_URI]),
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -28,14 +28,25 @@ def _check_version(version: str) -> None:
 
 
 def _company_fields(company: Company) -> dict[str, Any]:
-    return {"name": company.name, "legal_name": company.legal_name, "locale": company.locale,
-            "logo": company.logo, "subscription_plan": company.subscription_plan}
+    return {
+        "name": company.name,
+        "legal_name": company.legal_name,
+        "locale": company.locale,
+        "logo": company.logo,
+        "subscription_plan": company.subscription_plan,
+    }
 
 
 def _employee_fields(employee: Employee) -> dict[str, Any]:
-    return {"employee_id": employee.id, "email": employee.email, "login_email": employee.email,
-            "first_name": employee.first_name, "last_name": employee.last_name,
-            "full_name": employee.full_name, "role": employee.role}
+    return {
+        "employee_id": employee.id,
+        "email": employee.email,
+        "login_email": employee.email,
+        "first_name": employee.first_name,
+        "last_name": employee.last_name,
+        "full_name": employee.full_name,
+        "role": employee.role,
+    }
 
 
 def describe(credential: Credential) -> dict[str, Any]:
@@ -63,11 +74,19 @@ def _page_params() -> tuple[int, int | None, int | None]:
         limit = int(request.args.get("limit", MAX_PAGE))
         after = request.args.get("after_id")
         before = request.args.get("before_id")
-        return (min(max(limit, 1), MAX_PAGE), int(after) if after else None,
-                int(before) if before else None)
+        return (
+            min(max(limit, 1), MAX_PAGE),
+            int(after) if after else None,
+            int(before) if before else None,
+        )
     except ValueError:
-        abort(Response('{"error":"invalid_request","error_description":"bad pagination"}',
-                       status=400, mimetype="application/json"))
+        abort(
+            Response(
+                '{"error":"invalid_request","error_description":"bad pagination"}',
+                status=400,
+                mimetype="application/json",
+            )
+        )
 
 
 @bp.get("/api/<version>/resources/employees/employees")
@@ -78,18 +97,32 @@ def employees(version: str) -> Response:
     limit, after, before = _page_params()
     query = select(Employee).where(Employee.company_id == credential.company_id)
     everyone = list(db().scalars(query.order_by(Employee.id)))
-    rows = [e for e in everyone if (after is None or e.id > after)
-            and (before is None or e.id < before)]
+    rows = [
+        e for e in everyone if (after is None or e.id > after) and (before is None or e.id < before)
+    ]
     page = rows[-limit:] if before is not None and after is None else rows[:limit]
-    data = [{"id": e.id, "company_id": e.company_id, "first_name": e.first_name,
-             "last_name": e.last_name, "full_name": e.full_name, "email": e.email,
-             "login_email": e.email, "role": e.role} for e in page]
+    data = [
+        {
+            "id": e.id,
+            "company_id": e.company_id,
+            "first_name": e.first_name,
+            "last_name": e.last_name,
+            "full_name": e.full_name,
+            "email": e.email,
+            "login_email": e.email,
+            "role": e.role,
+        }
+        for e in page
+    ]
     first, last = (page[0].id, page[-1].id) if page else (None, None)
-    meta = {"limit": limit, "total": len(everyone),
-            "has_next_page": last is not None and any(e.id > last for e in everyone),
-            "has_previous_page": first is not None and any(e.id < first for e in everyone),
-            "start_cursor": str(first) if first is not None else None,
-            "end_cursor": str(last) if last is not None else None}
+    meta = {
+        "limit": limit,
+        "total": len(everyone),
+        "has_next_page": last is not None and any(e.id > last for e in everyone),
+        "has_previous_page": first is not None and any(e.id < first for e in everyone),
+        "start_cursor": str(first) if first is not None else None,
+        "end_cursor": str(last) if last is not None else None,
+    }
     return jsonify({"data": data, "meta": meta})
 
 
@@ -101,18 +134,27 @@ def create_leave(version: str) -> tuple[Response, int]:
     body = request.get_json(silent=True) or request.form.to_dict()
     sandbox = current()
     sandbox.leave_seq += 1
-    leave = {**body, "id": sandbox.leave_seq, "company_id": credential.company_id,
-             "created_at": sandbox.clock.now()}
+    leave = {
+        **body,
+        "id": sandbox.leave_seq,
+        "company_id": credential.company_id,
+        "created_at": sandbox.clock.now(),
+    }
     return jsonify(leave), 201
 
 
 @bp.get("/api/v1/core/keys")
 def list_keys() -> Response:
     credential = authenticate(None, api_key_only=True)
-    keys = db().scalars(select(ApiKey).where(ApiKey.company_id == credential.company_id)
-                        .order_by(ApiKey.id))
-    return jsonify([{"id": k.id, "name": k.name, "token_digest": k.token_digest,
-                     "created_at": k.created_at} for k in keys])
+    keys = db().scalars(
+        select(ApiKey).where(ApiKey.company_id == credential.company_id).order_by(ApiKey.id)
+    )
+    return jsonify(
+        [
+            {"id": k.id, "name": k.name, "token_digest": k.token_digest, "created_at": k.created_at}
+            for k in keys
+        ]
+    )
 
 
 @bp.post("/api/v1/core/keys")

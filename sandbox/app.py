@@ -71,13 +71,22 @@ def _rate_limit() -> Response | None:
     bucket = bucket_for(request.path)
     if request.method != "POST" or bucket is None:
         return None
-    credential = (request.headers.get("x-api-key") or request.headers.get("Authorization")
-                  or request.remote_addr or "anonymous")
+    credential = (
+        request.headers.get("x-api-key")
+        or request.headers.get("Authorization")
+        or request.remote_addr
+        or "anonymous"
+    )
     retry_after = current().limiter.hit(bucket, credential, current().clock.exact())
     if retry_after is None:
         return None
-    response = jsonify({"error": "too_many_requests", "retry_after": retry_after,
-                        "error_description": "Rate limit exceeded, retry later."})
+    response = jsonify(
+        {
+            "error": "too_many_requests",
+            "retry_after": retry_after,
+            "error_description": "Rate limit exceeded, retry later.",
+        }
+    )
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
     return response
@@ -102,7 +111,11 @@ def _http_error(error: HTTPException) -> Response | HTTPException:
     """JSON errors (404 unknown path, 405, ...) unless a view built its own response."""
     if error.response is not None or error.code is None:
         return error
-    response = jsonify({"error": (error.name or "error").lower().replace(" ", "_"),
-                        "error_description": error.description})
+    response = jsonify(
+        {
+            "error": (error.name or "error").lower().replace(" ", "_"),
+            "error_description": error.description,
+        }
+    )
     response.status_code = error.code
     return response

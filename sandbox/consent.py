@@ -42,9 +42,17 @@ def _refuse(server: SandboxServer, error: OAuth2Error) -> Response:
 
 def _directory() -> list[tuple[str, list[Employee]]]:
     companies = db().scalars(select(Company).order_by(Company.id)).all()
-    return [(c.legal_name, list(db().scalars(
-        select(Employee).where(Employee.company_id == c.id).order_by(Employee.id))))
-        for c in companies]
+    return [
+        (
+            c.legal_name,
+            list(
+                db().scalars(
+                    select(Employee).where(Employee.company_id == c.id).order_by(Employee.id)
+                )
+            ),
+        )
+        for c in companies
+    ]
 
 
 @bp.get("/oauth/authorize")
@@ -56,9 +64,14 @@ def authorize_page() -> Response | str:
     except OAuth2Error as error:
         return _refuse(server, error)
     return render_template(
-        "consent.html", client_name=server.client.name, scopes=grant.request.scope.split(),
+        "consent.html",
+        client_name=server.client.name,
+        scopes=grant.request.scope.split(),
         company=request.args.get("resource_owner_type") == "company",
-        directory=_directory(), redirect_uri=grant.redirect_uri, action=request.full_path)
+        directory=_directory(),
+        redirect_uri=grant.redirect_uri,
+        action=request.full_path,
+    )
 
 
 @bp.post("/oauth/authorize")
@@ -72,8 +85,9 @@ def authorize_submit() -> Response:
 
 def authorize_request(params: dict[str, str] | str) -> Request:
     """A POST /oauth/authorize request carrying `params` (a dict or a raw query string)."""
-    builder = EnvironBuilder(method="POST", path="/oauth/authorize",
-                             base_url=request.host_url, query_string=params)
+    builder = EnvironBuilder(
+        method="POST", path="/oauth/authorize", base_url=request.host_url, query_string=params
+    )
     return Request(builder.get_environ())
 
 
@@ -93,8 +107,11 @@ def decide(raw: Request, employee_id: Any, decision: Any) -> Response:
         return error_page("invalid_request", "Unknown employee_id.")
     company = raw.values.get("resource_owner_type") == "company"
     if company and not employee.is_admin:
-        denied = AccessDeniedError(description=ADMIN_REQUIRED, redirect_uri=grant.redirect_uri,
-                                   state=raw.values.get("state"))
+        denied = AccessDeniedError(
+            description=ADMIN_REQUIRED,
+            redirect_uri=grant.redirect_uri,
+            state=raw.values.get("state"),
+        )
         return _refuse(server, denied)
     owner = Owner(employee.id, employee.company_id, "company" if company else "user")
     return _respond(server, raw, grant, owner)
@@ -102,7 +119,8 @@ def decide(raw: Request, employee_id: Any, decision: Any) -> Response:
 
 def _respond(server: SandboxServer, raw: Request, grant: Any, owner: Owner | None) -> Response:
     response: Response = server.create_authorization_response(
-        request=raw, grant_user=owner, grant=grant)
+        request=raw, grant_user=owner, grant=grant
+    )
     return response
 
 

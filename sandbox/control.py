@@ -56,12 +56,21 @@ def clear_faults() -> Response:
 
 def _grants_for(body: dict[str, Any]) -> list[Grant]:
     if "token" in body:
-        token = db().scalar(select(Token).where(
-            (Token.access_token == body["token"]) | (Token.refresh_token == body["token"])))
+        token = db().scalar(
+            select(Token).where(
+                (Token.access_token == body["token"]) | (Token.refresh_token == body["token"])
+            )
+        )
         grant = db().get(Grant, token.grant_id) if token is not None else None
         return [grant] if grant is not None else []
-    return list(db().scalars(select(Grant).where(
-        Grant.company_id == body.get("company_id"), Grant.employee_id == body.get("employee_id"))))
+    return list(
+        db().scalars(
+            select(Grant).where(
+                Grant.company_id == body.get("company_id"),
+                Grant.employee_id == body.get("employee_id"),
+            )
+        )
+    )
 
 
 @bp.post("/revoke-grant")
@@ -119,8 +128,7 @@ def api_keys() -> tuple[Response, int]:
         return _bad("unknown company_id")
     name = str(body.get("name") or "Sandbox key")
     key, token = mint_api_key(db(), company.id, name, current().clock.now())
-    return jsonify({"id": key.id, "name": key.name, "company_id": company.id,
-                    "token": token}), 201
+    return jsonify({"id": key.id, "name": key.name, "company_id": company.id, "token": token}), 201
 
 
 @bp.get("/seed")
@@ -129,34 +137,57 @@ def seed() -> Response:
     client = sandbox.server.client
     companies = db().scalars(select(Company).order_by(Company.id))
     employees = db().scalars(select(Employee).order_by(Employee.id))
-    return jsonify({
-        "companies": [{"id": c.id, "name": c.name, "legal_name": c.legal_name}
-                      for c in companies],
-        "employees": [{"id": e.id, "name": e.full_name, "email": e.email,
-                       "is_admin": e.is_admin, "company_id": e.company_id} for e in employees],
-        "client": {"id": client.client_id, "secret": client.client_secret,
-                   "name": client.name, "redirect_uris": list(client.redirect_uris),
-                   "scope": client.scope},
-        "api_keys": sandbox.seeded_keys})
+    return jsonify(
+        {
+            "companies": [
+                {"id": c.id, "name": c.name, "legal_name": c.legal_name} for c in companies
+            ],
+            "employees": [
+                {
+                    "id": e.id,
+                    "name": e.full_name,
+                    "email": e.email,
+                    "is_admin": e.is_admin,
+                    "company_id": e.company_id,
+                }
+                for e in employees
+            ],
+            "client": {
+                "id": client.client_id,
+                "secret": client.client_secret,
+                "name": client.name,
+                "redirect_uris": list(client.redirect_uris),
+                "scope": client.scope,
+            },
+            "api_keys": sandbox.seeded_keys,
+        }
+    )
 
 
 def _authorize_request(body: dict[str, Any]) -> Request:
     """The authorize parameters as the consent form would carry them."""
     if "authorize_url" in body:
         return authorize_request(urlsplit(str(body["authorize_url"])).query)
-    return authorize_request({k: str(v) for k, v in body.items()
-                              if k not in ("employee_id", "decision")})
+    return authorize_request(
+        {k: str(v) for k, v in body.items() if k not in ("employee_id", "decision")}
+    )
 
 
 @bp.post("/approve")
 def approve() -> tuple[Response, int]:
     """Same as submitting the consent form; returns where the browser would be sent."""
     body = _body()
-    response = decide(_authorize_request(body), body.get("employee_id"),
-                      body.get("decision", "approve"))
+    response = decide(
+        _authorize_request(body), body.get("employee_id"), body.get("decision", "approve")
+    )
     if response.status_code != 302:
-        return jsonify({"error": "invalid_request", "status": response.status_code,
-                        "body": response.get_data(as_text=True)}), 400
+        return jsonify(
+            {
+                "error": "invalid_request",
+                "status": response.status_code,
+                "body": response.get_data(as_text=True),
+            }
+        ), 400
     return jsonify({"location": response.headers["Location"]}), 200
 
 

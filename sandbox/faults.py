@@ -14,11 +14,18 @@ from typing import Any
 from flask import Response, jsonify
 
 FAULT_MODES = ("fail", "delay", "process_then_fail", "process_then_delay")
-_DEFAULT_ERRORS = {400: "invalid_grant", 401: "invalid_client", 403: "access_denied",
-                   429: "temporarily_unavailable", 503: "temporarily_unavailable"}
-_HTML_BODY = ("<!DOCTYPE html><html><head><title>{status} Error</title></head>"
-              "<body><h1>{status}</h1><p>The server is temporarily unable to service your "
-              "request.</p></body></html>")
+_DEFAULT_ERRORS = {
+    400: "invalid_grant",
+    401: "invalid_client",
+    403: "access_denied",
+    429: "temporarily_unavailable",
+    503: "temporarily_unavailable",
+}
+_HTML_BODY = (
+    "<!DOCTYPE html><html><head><title>{status} Error</title></head>"
+    "<body><h1>{status}</h1><p>The server is temporarily unable to service your "
+    "request.</p></body></html>"
+)
 
 
 @dataclass
@@ -49,15 +56,19 @@ class Fault:
     def response(self) -> Response:
         """The answer a `fail` / `process_then_fail` fault gives instead of the real one."""
         if self.html:
-            resp = Response(_HTML_BODY.format(status=self.status), status=self.status,
-                            mimetype="text/html")
+            resp = Response(
+                _HTML_BODY.format(status=self.status), status=self.status, mimetype="text/html"
+            )
         elif isinstance(self.body, str):
             resp = Response(self.body, status=self.status, mimetype="text/plain")
         else:
             body = self.body
             if body is None:
-                body = {"error": _DEFAULT_ERRORS.get(
-                    self.status, "server_error" if self.status >= 500 else "invalid_request")}
+                body = {
+                    "error": _DEFAULT_ERRORS.get(
+                        self.status, "server_error" if self.status >= 500 else "invalid_request"
+                    )
+                }
             resp = jsonify(body)
             resp.status_code = self.status
         if self.retry_after is not None:

@@ -94,8 +94,13 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__()
         self.sandbox = sandbox
-        self.client = Client(cfg.CLIENT_ID, cfg.CLIENT_SECRET, cfg.CLIENT_NAME,
-                             sandbox.config.redirect_uris, cfg.CLIENT_SCOPES)
+        self.client = Client(
+            cfg.CLIENT_ID,
+            cfg.CLIENT_SECRET,
+            cfg.CLIENT_NAME,
+            sandbox.config.redirect_uris,
+            cfg.CLIENT_SCOPES,
+        )
         self.register_token_generator("default", self.generate_bearer)
         self.register_grant(CodeGrant, [SandboxCodeChallenge(sandbox)])
         self.register_grant(RefreshGrant)
@@ -104,8 +109,9 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Client | None:
         return self.client if client_id == self.client.client_id else None
 
-    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token"
-                            ) -> Client:
+    def authenticate_client(
+        self, request: Any, methods: list[str], endpoint: str = "token"
+    ) -> Client:
         """As authlib's, but a failed client authentication is always a 401."""
         try:
             return super().authenticate_client(request, methods, endpoint)  # type: ignore[no-any-return]
@@ -117,16 +123,21 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
         """Use the given request if any (the /_sandbox/approve shortcut), else Flask's."""
         return FlaskOAuth2Request(request if request is not None else flask_request)
 
-    def generate_bearer(self, grant_type: str, client: Client, user: Owner | None = None,
-                        scope: str | None = None, expires_in: int | None = None,
-                        include_refresh_token: bool = True) -> dict[str, Any]:
+    def generate_bearer(
+        self,
+        grant_type: str,
+        client: Client,
+        user: Owner | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         """Doorkeeper-shaped token JSON; company tokens follow the company_* settings."""
         settings = self.sandbox.settings
         company = user is not None and user.kind == "company"
         ttl = settings.company_token_ttl if company else settings.access_token_ttl
         refresh = include_refresh_token and (settings.company_refresh if company else True)
-        token: dict[str, Any] = {"access_token": secrets.token_urlsafe(32),
-                                 "token_type": "Bearer"}
+        token: dict[str, Any] = {"access_token": secrets.token_urlsafe(32), "token_type": "Bearer"}
         if ttl is not None:
             token["expires_in"] = ttl
         if refresh:
@@ -141,19 +152,33 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
             grant_id = request.refresh_token.grant_id
         else:
             owner: Owner = request.user
-            grant = Grant(client_id=request.client.client_id, company_id=owner.company_id,
-                          employee_id=owner.employee_id, kind=owner.kind,
-                          scope=token["scope"], created_at=token["created_at"], revoked_at=None)
+            grant = Grant(
+                client_id=request.client.client_id,
+                company_id=owner.company_id,
+                employee_id=owner.employee_id,
+                kind=owner.kind,
+                scope=token["scope"],
+                created_at=token["created_at"],
+                revoked_at=None,
+            )
             db().add(grant)
             db().flush()
             grant_id = grant.id
         refresh = token.get("refresh_token")
         life = self.sandbox.settings.refresh_token_ttl
-        db().add(Token(grant_id=grant_id, client_id=request.client.client_id,
-                       access_token=token["access_token"], refresh_token=refresh,
-                       scope=token["scope"], issued_at=token["created_at"],
-                       expires_in=token.get("expires_in"), spent_at=None,
-                       refresh_expires_at=token["created_at"] + life if refresh else None))
+        db().add(
+            Token(
+                grant_id=grant_id,
+                client_id=request.client.client_id,
+                access_token=token["access_token"],
+                refresh_token=refresh,
+                scope=token["scope"],
+                issued_at=token["created_at"],
+                expires_in=token.get("expires_in"),
+                spent_at=None,
+                refresh_expires_at=token["created_at"] + life if refresh else None,
+            )
+        )
 
 
 class SandboxCodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -185,18 +210,27 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     def save_authorization_code(self, code: str, request: Any) -> None:
         owner: Owner = request.user
         data = request.payload.data
-        db().add(AuthorizationCode(
-            code=code, client_id=request.client.client_id, scope=request.scope,
-            redirect_uri=request.payload.redirect_uri or request.client.redirect_uris[0],
-            employee_id=owner.employee_id, kind=owner.kind,
-            code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method"),
-            issued_at=_sandbox(self).clock.now()))
+        db().add(
+            AuthorizationCode(
+                code=code,
+                client_id=request.client.client_id,
+                scope=request.scope,
+                redirect_uri=request.payload.redirect_uri or request.client.redirect_uris[0],
+                employee_id=owner.employee_id,
+                kind=owner.kind,
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                issued_at=_sandbox(self).clock.now(),
+            )
+        )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """Unused, unexpired (10 minutes by default, on the sandbox clock) codes only."""
-        row = db().scalar(select(AuthorizationCode).where(
-            AuthorizationCode.code == code, AuthorizationCode.client_id == client.client_id))
+        row = db().scalar(
+            select(AuthorizationCode).where(
+                AuthorizationCode.code == code, AuthorizationCode.client_id == client.client_id
+            )
+        )
         sandbox = _sandbox(self)
         if row is None or row.used:
             return None
@@ -252,8 +286,11 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return db().scalar(select(Token).where(
-            (Token.access_token == token_string) | (Token.refresh_token == token_string)))
+        return db().scalar(
+            select(Token).where(
+                (Token.access_token == token_string) | (Token.refresh_token == token_string)
+            )
+        )
 
     def revoke_token(self, token: Token, request: Any) -> None:
         if request.form.get("token") == token.refresh_token:

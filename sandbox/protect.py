@@ -41,8 +41,9 @@ class SandboxBearerValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> Token | None:
         return db().scalar(select(Token).where(Token.access_token == token_string))
 
-    def validate_token(self, token: Token | None, scopes: list[str] | None, request: Any,
-                       **kwargs: Any) -> None:
+    def validate_token(
+        self, token: Token | None, scopes: list[str] | None, request: Any, **kwargs: Any
+    ) -> None:
         """Expiry uses the sandbox clock; a revoked grant kills all of its tokens."""
         if token is None or token.access_revoked:
             raise InvalidTokenError(realm=self.realm)

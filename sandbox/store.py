@@ -27,10 +27,20 @@ from sandbox.models import ApiKey, Base, Company, Employee
 from sandbox.ratelimit import SlidingWindowLimiter
 
 COMPANIES: list[dict[str, Any]] = [
-    {"id": 1, "name": "Acme Robotics", "legal_name": "Acme Robotics S.L.", "locale": "es",
-     "subscription_plan": "enterprise"},
-    {"id": 2, "name": "Nimbus Foods", "legal_name": "Nimbus Foods GmbH", "locale": "de",
-     "subscription_plan": "business"},
+    {
+        "id": 1,
+        "name": "Acme Robotics",
+        "legal_name": "Acme Robotics S.L.",
+        "locale": "es",
+        "subscription_plan": "enterprise",
+    },
+    {
+        "id": 2,
+        "name": "Nimbus Foods",
+        "legal_name": "Nimbus Foods GmbH",
+        "locale": "de",
+        "subscription_plan": "business",
+    },
 ]
 EMPLOYEES: list[tuple[int, int, str, str, bool]] = [
     (1001, 1, "Ana", "García", True),
@@ -85,19 +95,22 @@ class Sandbox:
             _seed_people(session)
             for company in COMPANIES:
                 key, token = mint_api_key(session, company["id"], "Seeded key", self.clock.now())
-                self.seeded_keys.append({"id": key.id, "company_id": company["id"],
-                                         "name": key.name, "token": token})
+                self.seeded_keys.append(
+                    {"id": key.id, "company_id": company["id"], "name": key.name, "token": token}
+                )
             session.commit()
 
 
 def open_sandbox(config: SandboxConfig) -> Sandbox:
     """Create the engine and a freshly seeded database for `config`."""
     url = "sqlite://" if config.db == ":memory:" else f"sqlite:///{config.db}"
-    engine = create_engine(url, poolclass=StaticPool,
-                           connect_args={"check_same_thread": False})
-    sandbox = Sandbox(config=config, engine=engine,
-                      sessions=sessionmaker(engine, expire_on_commit=False),
-                      settings=replace(config.settings))
+    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    sandbox = Sandbox(
+        config=config,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        settings=replace(config.settings),
+    )
     with sandbox.lock:
         sandbox.reseed()
     return sandbox
@@ -111,8 +124,16 @@ def _seed_people(session: Session) -> None:
     for emp_id, company_id, first, last, admin in EMPLOYEES:
         domain = COMPANIES[company_id - 1]["name"].split()[0].lower()
         email = f"{_ascii(first).lower()}.{_ascii(last).lower()}@{domain}.example"
-        session.add(Employee(id=emp_id, company_id=company_id, first_name=first,
-                             last_name=last, email=email, is_admin=admin))
+        session.add(
+            Employee(
+                id=emp_id,
+                company_id=company_id,
+                first_name=first,
+                last_name=last,
+                email=email,
+                is_admin=admin,
+            )
+        )
 
 
 def _ascii(text: str) -> str:
@@ -131,8 +152,12 @@ def digest(token: str) -> str:
 def mint_api_key(session: Session, company_id: int, name: str, now: int) -> tuple[ApiKey, str]:
     """Create a JWT-looking key (header.payload.random) and store its digest."""
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64(json.dumps({"company_id": company_id, "jti": secrets.token_hex(16),
-                               "iat": now}, separators=(",", ":")).encode())
+    payload = _b64(
+        json.dumps(
+            {"company_id": company_id, "jti": secrets.token_hex(16), "iat": now},
+            separators=(",", ":"),
+        ).encode()
+    )
     token = f"{header}.{payload}.{_b64(secrets.token_bytes(32))}"
     key = ApiKey(company_id=company_id, name=name, token_digest=digest(token), created_at=now)
     session.add(key)

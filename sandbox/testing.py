@@ -23,8 +23,12 @@ import requests
 
 READY_PREFIX = "Factorial sandbox listening on "
 TIMEOUT = 10.0
-_FLAGS = {"access_token_ttl": "--access-token-ttl", "refresh_token_ttl": "--refresh-token-ttl",
-          "reuse_grace": "--reuse-grace", "company_token_ttl": "--company-token-ttl"}
+_FLAGS = {
+    "access_token_ttl": "--access-token-ttl",
+    "refresh_token_ttl": "--refresh-token-ttl",
+    "reuse_grace": "--reuse-grace",
+    "company_token_ttl": "--company-token-ttl",
+}
 _SWITCHES = {"require_pkce": "--require-pkce", "company_refresh": "--company-refresh"}
 
 
@@ -33,8 +37,14 @@ class SandboxError(RuntimeError):
 
 
 class SandboxServer:
-    def __init__(self, redirect_uris: list[str] | None = None, *, mode: str = "test",
-                 startup_timeout: float = TIMEOUT, **config: Any) -> None:
+    def __init__(
+        self,
+        redirect_uris: list[str] | None = None,
+        *,
+        mode: str = "test",
+        startup_timeout: float = TIMEOUT,
+        **config: Any,
+    ) -> None:
         """`config` takes the CLI's settings by name, e.g. `access_token_ttl=60`."""
         unknown = set(config) - set(_FLAGS) - set(_SWITCHES)
         if unknown:
@@ -49,8 +59,19 @@ class SandboxServer:
         self._http = requests.Session()
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", "0",
-               "--mode", self.mode, "--db", ":memory:"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--mode",
+            self.mode,
+            "--db",
+            ":memory:",
+        ]
         for uri in self.redirect_uris:
             cmd += ["--redirect-uri", uri]
         for key, value in self.config.items():
@@ -63,11 +84,13 @@ class SandboxServer:
     def start(self) -> Self:
         """Launch, read the real port from the ready line, wait until it answers."""
         log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
-            prefix="factorial-sandbox-", suffix=".log", delete=False)
+            prefix="factorial-sandbox-", suffix=".log", delete=False
+        )
         self.log_path = Path(log.name)
         root = Path(__file__).resolve().parent.parent
-        self._process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log,
-                                         text=True, cwd=root)
+        self._process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=log, text=True, cwd=root
+        )
         log.close()
         line = self._read_ready_line()
         if not line.startswith(READY_PREFIX):
@@ -114,19 +137,24 @@ class SandboxServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
-    def _call(self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201)
-              ) -> Any:
+    def _call(
+        self, method: str, path: str, json: Any = None, ok: tuple[int, ...] = (200, 201)
+    ) -> Any:
         if not self.url:
             raise SandboxError("sandbox is not running")
-        response = self._http.request(method, f"{self.url}/_sandbox/{path}", json=json,
-                                      timeout=TIMEOUT)
+        response = self._http.request(
+            method, f"{self.url}/_sandbox/{path}", json=json, timeout=TIMEOUT
+        )
         if response.status_code not in ok:
-            raise SandboxError(f"{method} /_sandbox/{path}: {response.status_code} "
-                               f"{response.text}")
+            raise SandboxError(f"{method} /_sandbox/{path}: {response.status_code} {response.text}")
         return response.json()
 
     def fault(self, path: str, **kw: Any) -> dict[str, Any]:
@@ -146,11 +174,19 @@ class SandboxServer:
         """Fresh seed, startup config, real clock, no faults, zero counts."""
         self._call("POST", "reset")
 
-    def revoke_grant(self, token: str | None = None, *, company_id: int | None = None,
-                     employee_id: int | None = None) -> list[int]:
+    def revoke_grant(
+        self,
+        token: str | None = None,
+        *,
+        company_id: int | None = None,
+        employee_id: int | None = None,
+    ) -> list[int]:
         """Revoke as a Factorial admin would; returns the revoked grant ids."""
-        body: dict[str, Any] = ({"token": token} if token is not None
-                                else {"company_id": company_id, "employee_id": employee_id})
+        body: dict[str, Any] = (
+            {"token": token}
+            if token is not None
+            else {"company_id": company_id, "employee_id": employee_id}
+        )
         return list(self._call("POST", "revoke-grant", body, ok=(200, 404))["revoked"])
 
     def set_clock(self, offset: float) -> int:

@@ -19,8 +19,13 @@ TIMEOUT = 10
 
 
 def authorize_url(base: str, **extra: str) -> str:
-    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
-              "state": "st-123", **extra}
+    params = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "state": "st-123",
+        **extra,
+    }
     return f"{base}/oauth/authorize?{urlencode(params)}"
 
 
@@ -43,8 +48,12 @@ def post_token(base: str, **form: str) -> requests.Response:
 
 
 def exchange(base: str, code: str, **form: str) -> requests.Response:
-    fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-              **form}
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        **form,
+    }
     return post_token(base, **fields)
 
 
@@ -52,8 +61,9 @@ def refresh(base: str, refresh_token: str) -> requests.Response:
     return post_token(base, grant_type="refresh_token", refresh_token=refresh_token)
 
 
-def user_tokens(server: SandboxServer, employee_id: int = BRUNO_ACME, **extra: str
-                ) -> dict[str, Any]:
+def user_tokens(
+    server: SandboxServer, employee_id: int = BRUNO_ACME, **extra: str
+) -> dict[str, Any]:
     response = exchange(server.url, get_code(server, employee_id, **extra))
     response.raise_for_status()
     return dict(response.json())
@@ -67,10 +77,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def credentials(base: str, headers: dict[str, str], version: str = "2026-10-01"
-                ) -> requests.Response:
-    return requests.get(f"{base}/api/{version}/resources/api_public/credentials",
-                        headers=headers, timeout=TIMEOUT)
+def credentials(
+    base: str, headers: dict[str, str], version: str = "2026-10-01"
+) -> requests.Response:
+    return requests.get(
+        f"{base}/api/{version}/resources/api_public/credentials", headers=headers, timeout=TIMEOUT
+    )
 
 
 def api_key(server: SandboxServer, company_id: int = 1) -> str:

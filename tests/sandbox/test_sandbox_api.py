@@ -103,8 +103,12 @@ def test_unknown_api_key_is_401(base: str) -> None:
 def test_token_without_write_scope_cannot_post(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server, scope="read")
 
-    response = requests.post(sandbox_server.url + LEAVES, json={"employee_id": 1002},
-                             headers=bearer(tokens["access_token"]), timeout=TIMEOUT)
+    response = requests.post(
+        sandbox_server.url + LEAVES,
+        json={"employee_id": 1002},
+        headers=bearer(tokens["access_token"]),
+        timeout=TIMEOUT,
+    )
 
     assert response.status_code == 403
 
@@ -113,8 +117,12 @@ def test_post_leave_echoes_a_created_object(sandbox_server: SandboxServer) -> No
     tokens = user_tokens(sandbox_server)
     body = {"employee_id": 1002, "start_on": "2026-12-01", "finish_on": "2026-12-02"}
 
-    response = requests.post(sandbox_server.url + LEAVES, json=body,
-                             headers=bearer(tokens["access_token"]), timeout=TIMEOUT)
+    response = requests.post(
+        sandbox_server.url + LEAVES,
+        json=body,
+        headers=bearer(tokens["access_token"]),
+        timeout=TIMEOUT,
+    )
 
     assert response.status_code == 201
     assert response.json()["start_on"] == "2026-12-01"
@@ -128,8 +136,9 @@ def test_unknown_path_is_404(base: str) -> None:
 def test_employees_first_page(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    page = requests.get(f"{sandbox_server.url}{EMPLOYEES}?limit=2", headers=headers,
-                        timeout=TIMEOUT).json()
+    page = requests.get(
+        f"{sandbox_server.url}{EMPLOYEES}?limit=2", headers=headers, timeout=TIMEOUT
+    ).json()
 
     assert [e["id"] for e in page["data"]] == [1001, 1002]
     assert page["meta"]["has_next_page"] is True
@@ -138,8 +147,9 @@ def test_employees_first_page(sandbox_server: SandboxServer) -> None:
 def test_employees_after_id(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    page = requests.get(f"{sandbox_server.url}{EMPLOYEES}?limit=2&after_id=1002",
-                        headers=headers, timeout=TIMEOUT).json()
+    page = requests.get(
+        f"{sandbox_server.url}{EMPLOYEES}?limit=2&after_id=1002", headers=headers, timeout=TIMEOUT
+    ).json()
 
     assert [e["id"] for e in page["data"]] == [1003]
     assert page["meta"]["has_next_page"] is False
@@ -148,8 +158,9 @@ def test_employees_after_id(sandbox_server: SandboxServer) -> None:
 def test_employees_before_id(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    page = requests.get(f"{sandbox_server.url}{EMPLOYEES}?limit=1&before_id=1003",
-                        headers=headers, timeout=TIMEOUT).json()
+    page = requests.get(
+        f"{sandbox_server.url}{EMPLOYEES}?limit=1&before_id=1003", headers=headers, timeout=TIMEOUT
+    ).json()
 
     assert [e["id"] for e in page["data"]] == [1002]
     assert page["meta"]["has_previous_page"] is True
@@ -158,8 +169,9 @@ def test_employees_before_id(sandbox_server: SandboxServer) -> None:
 def test_employees_limit_is_capped_at_100(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    page = requests.get(f"{sandbox_server.url}{EMPLOYEES}?limit=500", headers=headers,
-                        timeout=TIMEOUT).json()
+    page = requests.get(
+        f"{sandbox_server.url}{EMPLOYEES}?limit=500", headers=headers, timeout=TIMEOUT
+    ).json()
 
     assert page["meta"]["limit"] == 100
 
@@ -167,7 +179,10 @@ def test_employees_limit_is_capped_at_100(sandbox_server: SandboxServer) -> None
 def test_employees_are_scoped_to_the_token_company(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server, employee_id=2002)
 
-    page = requests.get(f"{sandbox_server.url}/api/v2/resources/employees/employees",
-                        headers=bearer(tokens["access_token"]), timeout=TIMEOUT).json()
+    page = requests.get(
+        f"{sandbox_server.url}/api/v2/resources/employees/employees",
+        headers=bearer(tokens["access_token"]),
+        timeout=TIMEOUT,
+    ).json()
 
     assert {e["company_id"] for e in page["data"]} == {2}

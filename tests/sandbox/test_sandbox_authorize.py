@@ -36,15 +36,20 @@ def test_mismatched_redirect_uri_is_a_400_page_without_redirect(base: str) -> No
 
 
 def test_unknown_client_is_a_400_page(base: str) -> None:
-    page = requests.get(authorize_url(base, client_id="nobody"), timeout=TIMEOUT,
-                        allow_redirects=False)
+    page = requests.get(
+        authorize_url(base, client_id="nobody"), timeout=TIMEOUT, allow_redirects=False
+    )
 
     assert page.status_code == 400
 
 
 def test_form_submit_with_query_string_redirects_with_code_and_state(base: str) -> None:
-    response = requests.post(authorize_url(base), data={"employee_id": BRUNO_ACME,
-                             "decision": "approve"}, timeout=TIMEOUT, allow_redirects=False)
+    response = requests.post(
+        authorize_url(base),
+        data={"employee_id": BRUNO_ACME, "decision": "approve"},
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith(REDIRECT_URI + "?")
@@ -53,11 +58,18 @@ def test_form_submit_with_query_string_redirects_with_code_and_state(base: str) 
 
 
 def test_form_submit_with_hidden_fields_is_accepted(base: str) -> None:
-    form = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
-            "state": "hidden", "employee_id": BRUNO_ACME, "decision": "approve"}
+    form = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "state": "hidden",
+        "employee_id": BRUNO_ACME,
+        "decision": "approve",
+    }
 
-    response = requests.post(f"{base}/oauth/authorize", data=form, timeout=TIMEOUT,
-                             allow_redirects=False)
+    response = requests.post(
+        f"{base}/oauth/authorize", data=form, timeout=TIMEOUT, allow_redirects=False
+    )
 
     assert query_of(response.headers["Location"])["state"] == "hidden"
 
@@ -65,8 +77,12 @@ def test_form_submit_with_hidden_fields_is_accepted(base: str) -> None:
 def test_form_submit_with_bad_redirect_uri_does_not_redirect(base: str) -> None:
     url = authorize_url(base, redirect_uri="http://127.0.0.1:5000/evil")
 
-    response = requests.post(url, data={"employee_id": BRUNO_ACME, "decision": "approve"},
-                             timeout=TIMEOUT, allow_redirects=False)
+    response = requests.post(
+        url,
+        data={"employee_id": BRUNO_ACME, "decision": "approve"},
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
 
     assert response.status_code == 400
     assert "Location" not in response.headers
@@ -80,8 +96,7 @@ def test_deny_redirects_with_access_denied(sandbox_server: SandboxServer) -> Non
     assert query_of(location)["error_description"]
 
 
-def test_company_token_by_non_admin_is_denied_with_reason(sandbox_server: SandboxServer
-                                                          ) -> None:
+def test_company_token_by_non_admin_is_denied_with_reason(sandbox_server: SandboxServer) -> None:
     url = authorize_url(sandbox_server.url, resource_owner_type="company")
 
     location = sandbox_server.approve(url, BRUNO_ACME)
@@ -107,7 +122,8 @@ def test_second_registered_redirect_uri_is_accepted(sandbox_server: SandboxServe
 
 
 def test_required_pkce_without_challenge_redirects_with_invalid_request(
-        sandbox_server: SandboxServer) -> None:
+    sandbox_server: SandboxServer,
+) -> None:
     sandbox_server.configure(require_pkce=True)
 
     location = sandbox_server.approve(authorize_url(sandbox_server.url), BRUNO_ACME)
@@ -124,10 +140,15 @@ def test_scopes_outside_the_apps_are_invalid_scope(sandbox_server: SandboxServer
 
 
 def test_form_submit_with_both_query_and_hidden_fields_is_accepted(base: str) -> None:
-    form = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
-            "state": "st-123", "employee_id": BRUNO_ACME, "decision": "approve"}
+    form = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "state": "st-123",
+        "employee_id": BRUNO_ACME,
+        "decision": "approve",
+    }
 
-    response = requests.post(authorize_url(base), data=form, timeout=TIMEOUT,
-                             allow_redirects=False)
+    response = requests.post(authorize_url(base), data=form, timeout=TIMEOUT, allow_redirects=False)
 
     assert "code" in query_of(response.headers["Location"])

@@ -21,17 +21,28 @@ def strict_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="module")
 def tuned_server() -> Iterator[SandboxServer]:
-    with SandboxServer(access_token_ttl=120, reuse_grace=15, company_token_ttl=86400,
-                       company_refresh=True, require_pkce=True) as server:
+    with SandboxServer(
+        access_token_ttl=120,
+        reuse_grace=15,
+        company_token_ttl=86400,
+        company_refresh=True,
+        require_pkce=True,
+    ) as server:
         yield server
 
 
 def test_startup_flags_become_the_runtime_settings(tuned_server: SandboxServer) -> None:
     settings = tuned_server.configure()
 
-    assert settings == {"access_token_ttl": 120, "refresh_token_ttl": 604800,
-                        "reuse_grace": 15, "company_token_ttl": 86400,
-                        "company_refresh": True, "require_pkce": True, "code_ttl": 600}
+    assert settings == {
+        "access_token_ttl": 120,
+        "refresh_token_ttl": 604800,
+        "reuse_grace": 15,
+        "company_token_ttl": 86400,
+        "company_refresh": True,
+        "require_pkce": True,
+        "code_ttl": 600,
+    }
 
 
 def test_control_api_is_absent_in_strict_mode(strict_server: SandboxServer) -> None:
@@ -46,12 +57,13 @@ def test_strict_mode_still_serves_oauth(strict_server: SandboxServer) -> None:
     assert response.status_code == 400
 
 
-def test_seed_lists_companies_employees_client_and_keys(sandbox_server: SandboxServer
-                                                        ) -> None:
+def test_seed_lists_companies_employees_client_and_keys(sandbox_server: SandboxServer) -> None:
     seed = sandbox_server.seed()
 
-    assert [c["legal_name"] for c in seed["companies"]] == ["Acme Robotics S.L.",
-                                                            "Nimbus Foods GmbH"]
+    assert [c["legal_name"] for c in seed["companies"]] == [
+        "Acme Robotics S.L.",
+        "Nimbus Foods GmbH",
+    ]
     assert sum(e["is_admin"] for e in seed["employees"]) == 2
     assert seed["client"]["id"] == "factorial-connect-sandbox"
     assert len(seed["api_keys"]) == 2
@@ -106,19 +118,25 @@ def test_mint_api_key_for_unknown_company_fails(sandbox_server: SandboxServer) -
 
 
 def test_approve_with_query_params_instead_of_url(sandbox_server: SandboxServer) -> None:
-    body = {"client_id": "factorial-connect-sandbox", "response_type": "code",
-            "redirect_uri": "http://127.0.0.1:5000/oauth/callback", "employee_id": 1002}
+    body = {
+        "client_id": "factorial-connect-sandbox",
+        "response_type": "code",
+        "redirect_uri": "http://127.0.0.1:5000/oauth/callback",
+        "employee_id": 1002,
+    }
 
-    response = requests.post(f"{sandbox_server.url}/_sandbox/approve", json=body,
-                             timeout=TIMEOUT)
+    response = requests.post(f"{sandbox_server.url}/_sandbox/approve", json=body, timeout=TIMEOUT)
 
     assert "code=" in response.json()["location"]
 
 
 def test_a_delayed_request_does_not_block_others(sandbox_server: SandboxServer) -> None:
     sandbox_server.fault("/oauth/revoke", mode="delay", delay=1.5)
-    slow = threading.Thread(target=requests.post, args=(f"{sandbox_server.url}/oauth/revoke",),
-                            kwargs={"timeout": TIMEOUT})
+    slow = threading.Thread(
+        target=requests.post,
+        args=(f"{sandbox_server.url}/oauth/revoke",),
+        kwargs={"timeout": TIMEOUT},
+    )
     slow.start()
     time.sleep(0.1)
     started = time.monotonic()

@@ -10,11 +10,9 @@ from tests.sandbox.flows import bearer, credentials, refresh, user_tokens
 TOKEN = "/oauth/token"
 
 
-def test_fail_answers_the_given_status_body_and_retry_after(sandbox_server: SandboxServer
-                                                            ) -> None:
+def test_fail_answers_the_given_status_body_and_retry_after(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server)
-    sandbox_server.fault(TOKEN, mode="fail", status=503, body={"error": "down"},
-                         retry_after=30)
+    sandbox_server.fault(TOKEN, mode="fail", status=503, body={"error": "down"}, retry_after=30)
 
     response = refresh(sandbox_server.url, tokens["refresh_token"])
 
@@ -54,8 +52,7 @@ def test_fail_does_not_process_the_request(sandbox_server: SandboxServer) -> Non
 def test_fault_is_used_up_after_count_requests(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server)
     sandbox_server.fault(TOKEN, mode="fail", status=503, count=2)
-    statuses = [refresh(sandbox_server.url, tokens["refresh_token"]).status_code
-                for _ in range(3)]
+    statuses = [refresh(sandbox_server.url, tokens["refresh_token"]).status_code for _ in range(3)]
 
     assert statuses == [503, 503, 200]
 

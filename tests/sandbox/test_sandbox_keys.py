@@ -15,8 +15,9 @@ def keys_url(server: SandboxServer) -> str:
 def test_list_shows_digests_not_tokens(sandbox_server: SandboxServer) -> None:
     key = api_key(sandbox_server)
 
-    listed = requests.get(keys_url(sandbox_server), headers={"x-api-key": key},
-                          timeout=TIMEOUT).json()
+    listed = requests.get(
+        keys_url(sandbox_server), headers={"x-api-key": key}, timeout=TIMEOUT
+    ).json()
 
     assert {"id", "name", "token_digest", "created_at"} == set(listed[0])
     assert all(key not in str(item) for item in listed)
@@ -25,8 +26,9 @@ def test_list_shows_digests_not_tokens(sandbox_server: SandboxServer) -> None:
 def test_create_returns_the_token_once(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    created = requests.post(keys_url(sandbox_server), json={"name": "ETL"}, headers=headers,
-                            timeout=TIMEOUT)
+    created = requests.post(
+        keys_url(sandbox_server), json={"name": "ETL"}, headers=headers, timeout=TIMEOUT
+    )
 
     assert created.status_code == 201
     assert credentials(sandbox_server.url, {"x-api-key": created.json()["token"]}).ok
@@ -35,8 +37,9 @@ def test_create_returns_the_token_once(sandbox_server: SandboxServer) -> None:
 def test_create_accepts_form_bodies(sandbox_server: SandboxServer) -> None:
     headers = {"x-api-key": api_key(sandbox_server)}
 
-    created = requests.post(keys_url(sandbox_server), data={"name": "Form"}, headers=headers,
-                            timeout=TIMEOUT)
+    created = requests.post(
+        keys_url(sandbox_server), data={"name": "Form"}, headers=headers, timeout=TIMEOUT
+    )
 
     assert created.json()["name"] == "Form"
 
@@ -45,8 +48,11 @@ def test_delete_kills_the_key(sandbox_server: SandboxServer) -> None:
     admin_key = api_key(sandbox_server)
     victim = sandbox_server.mint_api_key(1, "victim")
 
-    deleted = requests.delete(f"{keys_url(sandbox_server)}/{victim['id']}",
-                              headers={"x-api-key": admin_key}, timeout=TIMEOUT)
+    deleted = requests.delete(
+        f"{keys_url(sandbox_server)}/{victim['id']}",
+        headers={"x-api-key": admin_key},
+        timeout=TIMEOUT,
+    )
 
     assert deleted.status_code == 204
     assert credentials(sandbox_server.url, {"x-api-key": victim["token"]}).status_code == 401
@@ -55,15 +61,21 @@ def test_delete_kills_the_key(sandbox_server: SandboxServer) -> None:
 def test_a_key_may_delete_itself(sandbox_server: SandboxServer) -> None:
     me = sandbox_server.mint_api_key(1, "me")
 
-    deleted = requests.delete(f"{keys_url(sandbox_server)}/{me['id']}",
-                              headers={"x-api-key": me["token"]}, timeout=TIMEOUT)
+    deleted = requests.delete(
+        f"{keys_url(sandbox_server)}/{me['id']}",
+        headers={"x-api-key": me["token"]},
+        timeout=TIMEOUT,
+    )
 
     assert deleted.status_code == 204
 
 
 def test_delete_unknown_key_is_404(sandbox_server: SandboxServer) -> None:
-    response = requests.delete(f"{keys_url(sandbox_server)}/9999",
-                               headers={"x-api-key": api_key(sandbox_server)}, timeout=TIMEOUT)
+    response = requests.delete(
+        f"{keys_url(sandbox_server)}/9999",
+        headers={"x-api-key": api_key(sandbox_server)},
+        timeout=TIMEOUT,
+    )
 
     assert response.status_code == 404
 
@@ -71,7 +83,8 @@ def test_delete_unknown_key_is_404(sandbox_server: SandboxServer) -> None:
 def test_bearer_tokens_cannot_use_the_keys_api(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server)
 
-    response = requests.get(keys_url(sandbox_server), headers=bearer(tokens["access_token"]),
-                            timeout=TIMEOUT)
+    response = requests.get(
+        keys_url(sandbox_server), headers=bearer(tokens["access_token"]), timeout=TIMEOUT
+    )
 
     assert response.status_code == 401

@@ -12,8 +12,12 @@ LEAVES = "/api/2026-10-01/resources/time_off/leaves"
 
 def post_many(url: str, headers: dict[str, str], count: int) -> list[requests.Response]:
     with requests.Session() as session:
-        return [session.post(url, json={"name": "x", "employee_id": 1002}, headers=headers,
-                             timeout=TIMEOUT) for _ in range(count)]
+        return [
+            session.post(
+                url, json={"name": "x", "employee_id": 1002}, headers=headers, timeout=TIMEOUT
+            )
+            for _ in range(count)
+        ]
 
 
 def test_201st_post_on_versioned_api_is_429(sandbox_server: SandboxServer) -> None:
@@ -60,7 +64,8 @@ def test_gets_are_not_limited(sandbox_server: SandboxServer) -> None:
     url = f"{sandbox_server.url}/api/v1/core/keys"
 
     with requests.Session() as session:
-        statuses = {session.get(url, headers=headers, timeout=TIMEOUT).status_code
-                    for _ in range(110)}
+        statuses = {
+            session.get(url, headers=headers, timeout=TIMEOUT).status_code for _ in range(110)
+        }
 
     assert statuses == {200}

@@ -45,7 +45,8 @@ def test_spent_refresh_token_is_invalid_grant(sandbox_server: SandboxServer) -> 
 
 
 def test_reusing_spent_refresh_token_kills_the_newer_access_token(
-        sandbox_server: SandboxServer) -> None:
+    sandbox_server: SandboxServer,
+) -> None:
     first = user_tokens(sandbox_server)
     second = refresh(sandbox_server.url, first["refresh_token"]).json()
     refresh(sandbox_server.url, first["refresh_token"])
@@ -56,7 +57,8 @@ def test_reusing_spent_refresh_token_kills_the_newer_access_token(
 
 
 def test_reusing_spent_refresh_token_kills_the_newer_refresh_token(
-        sandbox_server: SandboxServer) -> None:
+    sandbox_server: SandboxServer,
+) -> None:
     first = user_tokens(sandbox_server)
     second = refresh(sandbox_server.url, first["refresh_token"]).json()
     refresh(sandbox_server.url, first["refresh_token"])
@@ -76,7 +78,8 @@ def test_rotation_retires_the_previous_access_token(sandbox_server: SandboxServe
 
 
 def test_grace_period_accepts_a_spent_token_with_a_fresh_pair(
-        sandbox_server: SandboxServer) -> None:
+    sandbox_server: SandboxServer,
+) -> None:
     sandbox_server.configure(reuse_grace=30)
     first = user_tokens(sandbox_server)
     second = refresh(sandbox_server.url, first["refresh_token"]).json()

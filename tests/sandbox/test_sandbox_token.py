@@ -12,8 +12,14 @@ from tests.sandbox.flows import (
     user_tokens,
 )
 
-DOORKEEPER_KEYS = ["access_token", "token_type", "expires_in", "refresh_token", "scope",
-                   "created_at"]
+DOORKEEPER_KEYS = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "created_at",
+]
 
 
 def test_user_token_has_doorkeeper_shape(sandbox_server: SandboxServer) -> None:
@@ -33,8 +39,7 @@ def test_tokens_are_long_url_safe_strings(sandbox_server: SandboxServer) -> None
     assert tokens["refresh_token"].replace("-", "").replace("_", "").isalnum()
 
 
-def test_company_token_has_no_expiry_and_no_refresh_token(sandbox_server: SandboxServer
-                                                          ) -> None:
+def test_company_token_has_no_expiry_and_no_refresh_token(sandbox_server: SandboxServer) -> None:
     tokens = company_tokens(sandbox_server)
 
     assert "expires_in" not in tokens
@@ -119,8 +124,9 @@ def test_code_is_still_good_just_before_ten_minutes(sandbox_server: SandboxServe
 def test_redirect_uri_must_match_exactly(sandbox_server: SandboxServer) -> None:
     code = get_code(sandbox_server)
 
-    response = exchange(sandbox_server.url, code,
-                        redirect_uri="http://127.0.0.1:5000/oauth/callback/")
+    response = exchange(
+        sandbox_server.url, code, redirect_uri="http://127.0.0.1:5000/oauth/callback/"
+    )
 
     assert response.json()["error"] == "invalid_grant"
 
