@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models; import them from here."""
 
 from app.models.admin import ROLES, Admin, Role
+from app.models.api_key import VERIFY_RESULTS, ApiKey
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
 from app.models.ops import Lease, Notification
@@ -9,7 +10,9 @@ from app.models.types import UTCDateTime, utcnow
 __all__ = [
     "KINDS",
     "ROLES",
+    "VERIFY_RESULTS",
     "Admin",
+    "ApiKey",
     "AuditEvent",
     "Connection",
     "Lease",
