@@ -250,11 +250,12 @@ def _auth_headers(
 def _remote_key(item: object, what: str) -> RemoteApiKey:
     if not isinstance(item, dict) or item.get("id") is None:
         raise UnexpectedResponse(f"{what}: a key in the answer has no id")
-    created_at = item.get("created_at")
+    created_at, digest = item.get("created_at"), item.get("token_digest")
     return RemoteApiKey(
         id=str(item["id"]),
         name=str(item.get("name") or ""),
         created_at=None if created_at is None else str(created_at),
+        token_digest=digest if isinstance(digest, str) and digest else None,
     )
 
 

@@ -160,6 +160,7 @@ class RemoteApiKey:
     id: str
     name: str
     created_at: str | None
+    token_digest: str | None = None
 
 
 @dataclass(frozen=True)
