@@ -1,14 +1,216 @@
-"""API keys: Factorial's other credential, stored, verified and watched beside connections."""
+"""API keys: Factorial's other credential, stored, verified and watched beside connections.
+
+Views parse the form, call one service and render or redirect. The key itself never reaches
+a page, a URL, a flash message or a log line: only its fingerprint does.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.models import Admin, ApiKey, utcnow
+from app.services import api_key_remote, api_keys
+from app.services.api_keys import ApiKeyError
+from app.services.audit import Actor
+from app.services.notify import Notifier
+from app.web.api_key_forms import AddApiKeyForm, CreateApiKeyForm, DeleteApiKeyForm
+from app.web.forms import ActionForm
+from app.web.providers import client_for
+from app.web.security import admin_required, settings
 
 bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
+log = logging.getLogger(__name__)
+
+
+def _actor() -> Actor:
+    return Actor.admin(current_user.id, current_user.email)
+
+
+def _notifier() -> Notifier:
+    s = settings()
+    return Notifier(s.notify_webhook_url, s.notify_webhook_secret)
+
+
+def _environments() -> dict[str, str]:
+    return {e.name: e.label for e in settings().environments.values()}
+
+
+def _key_or_404(key_id: int) -> ApiKey:
+    key = api_keys.get_key(db.session, key_id)
+    if key is None:
+        abort(404, "No such API key.")
+    return key
 
 
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_template("api_keys/index.html")
+    keys = api_keys.list_keys(db.session)
+    return render_template(
+        "api_keys/index.html",
+        rows=[{"key": k, "status": api_keys.status_of(k)} for k in keys],
+        summary=api_keys.summary(db.session),
+        environments=_environments(),
+        now=utcnow(),
+    )
+
+
+def _add_form() -> AddApiKeyForm:
+    form = AddApiKeyForm()
+    form.environment.choices = list(_environments().items())
+    if not form.environment.data and form.environment.choices:
+        form.environment.data = form.environment.choices[0][0]
+    return form
+
+
+@bp.get("/new")
+@admin_required
+def new() -> str:
+    return render_template("api_keys/new.html", form=_add_form())
+
+
+@bp.post("/new")
+@admin_required
+def add() -> Response | tuple[str, int]:
+    form = _add_form()
+    if not form.validate_on_submit():
+        return render_template("api_keys/new.html", form=form), 400
+    try:
+        key = api_keys.add(
+            db.session,
+            client_for,
+            environment=form.environment.data or "",
+            label=form.label.data or "",
+            raw_key=form.key.data or "",
+            actor=_actor(),
+            now=utcnow(),
+        )
+    except ApiKeyError as exc:
+        log.info("API key not added: %s", exc.reason)
+        form.key.errors = [exc.message]
+        status = 502 if isinstance(exc, api_keys.ProviderFailed) else 400
+        return render_template("api_keys/new.html", form=form, existing_id=exc.existing_id), status
+    flash(f"Stored and verified {key.label} ({key.fingerprint}).", "success")
+    return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
+
+
+@bp.get("/<int:key_id>")
+@login_required
+def detail(key_id: int) -> str:
+    key = _key_or_404(key_id)
+    creator = db.session.get(Admin, key.created_by_id) if key.created_by_id else None
+    return render_template(
+        "api_keys/detail.html",
+        key=key,
+        status=api_keys.status_of(key),
+        events=api_keys.events_for(db.session, key.id),
+        created_by=creator.email if creator else "",
+        environments=_environments(),
+        action_form=ActionForm(),
+        create_form=CreateApiKeyForm(),
+        now=utcnow(),
+    )
+
+
+@bp.post("/<int:key_id>/verify")
+@admin_required
+def verify(key_id: int) -> Response:
+    key = _key_or_404(key_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload and retry.")
+    result = api_keys.verify(db.session, client_for, _notifier(), key, now=utcnow(), actor=_actor())
+    messages = {
+        "ok": ("Factorial accepts this key.", "success"),
+        "rejected": (api_keys.REJECTED_MESSAGE, "error"),
+        "error": (f"Could not verify: {key.last_error}", "warning"),
+    }
+    flash(*messages[result])
+    return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
+
+
+@bp.get("/<int:key_id>/delete")
+@admin_required
+def confirm_delete(key_id: int) -> str:
+    return render_template("api_keys/delete.html", key=_key_or_404(key_id), form=DeleteApiKeyForm())
+
+
+@bp.post("/<int:key_id>/delete")
+@admin_required
+def delete(key_id: int) -> Response | tuple[str, int]:
+    key = _key_or_404(key_id)
+    form = DeleteApiKeyForm()
+    if not form.validate_on_submit():
+        return render_template("api_keys/delete.html", key=key, form=form), 400
+    label, fingerprint = key.label, key.fingerprint
+    try:
+        api_key_remote.delete(
+            db.session,
+            client_for,
+            key,
+            actor=_actor(),
+            now=utcnow(),
+            in_factorial=bool(form.in_factorial.data),
+        )
+    except ApiKeyError as exc:
+        form.in_factorial.errors = [f"{exc.message} Nothing was deleted."]
+        return render_template("api_keys/delete.html", key=key, form=form), 502
+    flash(f"Deleted {label} ({fingerprint}).", "success")
+    return redirect(url_for("api_keys.index"), code=303)
+
+
+@bp.post("/<int:key_id>/rotate")
+@admin_required
+def rotate(key_id: int) -> Response:
+    key = _key_or_404(key_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, "The form expired; reload and retry.")
+    try:
+        result = api_key_remote.rotate(
+            db.session, client_for, _notifier(), key, actor=_actor(), now=utcnow()
+        )
+    except ApiKeyError as exc:
+        flash(f"Not rotated: {exc.message} The key is unchanged.", "error")
+        return redirect(url_for("api_keys.detail", key_id=key_id), code=303)
+    flash(result.message, "success" if result.complete else "warning")
+    return redirect(url_for("api_keys.detail", key_id=result.new_key.id), code=303)
+
+
+@bp.post("/<int:key_id>/create")
+@admin_required
+def create(key_id: int) -> Response | tuple[str, int]:
+    key = _key_or_404(key_id)
+    form = CreateApiKeyForm()
+    if not form.validate_on_submit():
+        flash("Give the new key a label (at most 120 characters).", "error")
+        return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
+    try:
+        created = api_key_remote.create(
+            db.session,
+            client_for,
+            _notifier(),
+            company_of=key,
+            label=form.label.data or "",
+            actor=_actor(),
+            now=utcnow(),
+        )
+    except ApiKeyError as exc:
+        flash(f"Not created: {exc.message}", "error")
+        return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
+    flash(f"Created {created.label} ({created.fingerprint}) in Factorial and stored it.", "success")
+    return redirect(url_for("api_keys.detail", key_id=created.id), code=303)
+
+
+@bp.get("/<int:key_id>/factorial")
+@login_required
+def remote(key_id: int) -> str | tuple[str, int]:
+    key = _key_or_404(key_id)
+    try:
+        listed = api_key_remote.list_remote(db.session, client_for, key, now=utcnow())
+    except ApiKeyError as exc:
+        return render_template("api_keys/remote.html", key=key, remote=[], error=exc.message), 502
+    return render_template("api_keys/remote.html", key=key, remote=listed, error="")
