@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import crypto
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.logging import setup_logging
-from app.request_id import start_request
+from app.request_id import end_request, start_request
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,10 @@ def register_logging(app: Flask, settings: Settings) -> None:
             response.headers["X-Request-ID"] = g.request_id
         return response
 
+    @app.teardown_request
+    def _forget_request_id(exc: BaseException | None) -> None:
+        end_request()
+
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     crypto.configure(settings.token_encryption_keys)
@@ -138,9 +142,9 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admins, api_keys, auth, connect, connections, dashboard, health
+    from app.web import admins, api_keys, audit, auth, connect, connections, dashboard, health
 
-    for module in (auth, dashboard, connect, connections, api_keys, admins, health):
+    for module in (auth, dashboard, connect, connections, api_keys, admins, audit, health):
         app.register_blueprint(module.bp)
 
 

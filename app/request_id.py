@@ -19,3 +19,8 @@ def start_request(incoming: str | None) -> str:
     rid = incoming if incoming and _VALID.match(incoming) else secrets.token_hex(8)
     _request_id.set(rid)
     return rid
+
+
+def end_request() -> None:
+    """Back to '-', so log lines after the request (same thread) do not carry its id."""
+    _request_id.set("-")

@@ -59,8 +59,9 @@ def sweep_once(app: Flask, owner: str, concurrency: int = 8) -> sweep.SweepRepor
     with app.app_context():
         if not locks.try_acquire(db.session, LEADER_LEASE, owner, utcnow(), ttl):
             return None
+        engine = db.engine
         report = sweep.run_sweep(
-            lambda: Session(db.engine),
+            lambda: Session(engine),
             client_factory(settings),
             clock=utcnow,
             policy=policy_from(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
@@ -255,6 +257,9 @@ def stored_secrets(app: Flask, connection_id: int) -> list[str]:
         return [token.reveal() for token in tokens if token is not None]
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")), reason="reads the SQLite files; see the column test"
+)
 def test_no_plaintext_token_in_the_database_files(
     app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -315,3 +320,17 @@ def test_user_flow_after_a_failed_one(
     client.get(with_params(genuine_callback(client, signed_in, sandbox), code=None))
     connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE)
     assert count_connections(app) == 1
+
+
+def test_token_columns_hold_ciphertext_on_any_database(
+    app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
+) -> None:
+    response = connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE)
+    connection_id = connection_id_from(response)
+    secrets = stored_secrets(app, connection_id)
+    with app.app_context():
+        raw = db.session.execute(
+            text("SELECT access_token, refresh_token FROM connections WHERE id = :id"),
+            {"id": connection_id},
+        ).one()
+    assert not any(secret in value for secret in secrets for value in raw)

@@ -62,7 +62,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     process = run_gunicorn(production_env(tmp_path), port)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -90,6 +90,19 @@ def is_due(connection: Connection, now: datetime, policy: RefreshPolicy) -> bool
     return issued is not None and now - issued >= policy.keepalive_after
 
 
+def usable(connection: Connection, now: datetime) -> bool:
+    """The stored access token can be handed out: readable, healthy, not expired."""
+    token = connection.access_token
+    return (
+        token is not None
+        and token.readable
+        and not connection.needs_reconnect_cause
+        and connection.revoked_at is None
+        and connection.revoke_requested_at is None
+        and (connection.expires_at is None or connection.expires_at > now)
+    )
+
+
 def refreshable(connection: Connection) -> bool:
     return (
         connection.refresh_token is not None
@@ -340,19 +353,34 @@ def fresh_token(
     wait: float = 15.0,
     actor: Actor = SYSTEM,
 ) -> tuple[Connection | None, RefreshOutcome]:
-    """Refresh if due, waiting out a sibling's lease; then the connection as stored."""
+    """The connection with a usable token: refreshed first if due, or after waiting out a
+    sibling's lease (reading, not writing, while it waits)."""
     deadline = time.monotonic() + wait
     while True:
-        outcome = refresh_connection(
-            session,
-            clients,
-            connection_id,
-            clock=clock,
-            policy=policy,
-            notifier=notifier,
-            actor=actor,
-        )
-        if outcome.result != "busy" or time.monotonic() > deadline:
-            break
+        connection = reload(session, connection_id)
+        now = clock()
+        if connection is None:
+            session.rollback()
+            return None, RefreshOutcome("not_refreshable", connection_id, "No such connection.")
+        leased = connection.lease_expires_at is not None and connection.lease_expires_at > now
+        wanted = is_due(connection, now, policy) or bool(connection.attempt_id)
+        if not refreshable(connection) or not (leased or wanted):
+            result = "fresh" if usable(connection, now) else "not_refreshable"
+            session.commit()
+            return connection, RefreshOutcome(result, connection_id)
+        session.commit()
+        if not leased:
+            outcome = refresh_connection(
+                session,
+                clients,
+                connection_id,
+                clock=clock,
+                policy=policy,
+                notifier=notifier,
+                actor=actor,
+            )
+            if outcome.result != "busy":
+                return reload(session, connection_id), outcome
+        if time.monotonic() > deadline:
+            return reload(session, connection_id), RefreshOutcome("busy", connection_id)
         time.sleep(0.05)
-    return reload(session, connection_id), outcome
