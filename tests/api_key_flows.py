@@ -13,8 +13,9 @@ from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import ApiKey, AuditEvent, Notification, utcnow
-from app.services import api_keys
+from app.services import api_key_remote, api_keys
 from app.services.audit import Actor
+from app.services.notify import Notifier
 from app.web.providers import client_for
 from sandbox.testing import SandboxServer
 from tests.conftest import ADMIN_EMAIL, AuthActions
@@ -61,6 +62,22 @@ def add_key(app: Flask, admin_id: int, token: str, label: str = "Payroll export"
             environment="demo",
             label=label,
             raw_key=token,
+            actor=admin_actor(admin_id),
+            now=utcnow(),
+        ).id
+
+
+def create_key(app: Flask, admin_id: int, authority_id: int, label: str = "Nightly sync") -> int:
+    """Create a key in Factorial through the service, authorised by a stored key."""
+    with app.app_context():
+        authority = db.session.get(ApiKey, authority_id)
+        assert authority is not None
+        return api_key_remote.create(
+            db.session,
+            client_for,
+            Notifier(),
+            company_of=authority,
+            label=label,
             actor=admin_actor(admin_id),
             now=utcnow(),
         ).id

@@ -242,12 +242,17 @@ def _delete_in_factorial(
         log.info("API key %s was already gone in Factorial", key.id)
 
 
-def _remote_id(session: DbSession, clients: ClientFactory, key: ApiKey, now: datetime) -> str:
+def _remote_id(
+    session: DbSession, clients: ClientFactory, key: ApiKey, now: datetime
+) -> str | None:
+    """The key's id in Factorial; None when it is already gone there (rejected, unlisted)."""
     if key.remote_key_id:
         return key.remote_key_id
     for remote in list_remote(session, clients, key, now=now):
         if remote.held_by is not None and remote.held_by.id == key.id:
             return remote.id
+    if key.rejected_since is not None:
+        return None
     raise RemoteFailed("resolve", "Factorial does not list this key, so it cannot be rotated here.")
 
 
@@ -289,9 +294,10 @@ def rotate(
             "the old key is kept and still works.",
         )
     try:
-        _delete_in_factorial(
-            session, clients, key, remote_id, prefer=new, now=now, step="delete_old"
-        )
+        if remote_id is not None:
+            _delete_in_factorial(
+                session, clients, key, remote_id, prefer=new, now=now, step="delete_old"
+            )
     except RemoteFailed as exc:
         return _incomplete(
             session,
