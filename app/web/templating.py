@@ -16,6 +16,7 @@ NAV = (
     ("connect.page", "Connect"),
     ("api_keys.index", "API keys"),
     ("admins.index", "People"),
+    ("audit.index", "Audit log"),
 )
 
 
