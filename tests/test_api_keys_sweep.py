@@ -50,7 +50,7 @@ def webhook() -> Iterator[tuple[notify.Notifier, list[bytes]]]:
     bodies: list[bytes] = []
     handler = type("Handler", (Receiver,), {"bodies": bodies})
     server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     yield notify.Notifier(url=url, secret="webhook-secret-for-tests"), bodies
