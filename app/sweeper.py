@@ -3,10 +3,9 @@ worker`, or once from cron as `flask tokens refresh-due`. Glue only; the work is
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from app import locks
 from app.extensions import db
 from app.factorial import FactorialClient
 from app.models import utcnow
-from app.services import notify, sweep, tokens
+from app.services import api_keys, notify, sweep, tokens
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,20 +74,13 @@ def sweep_once(app: Flask, owner: str, concurrency: int = 8) -> sweep.SweepRepor
     return report
 
 
-def key_verifier(settings: Settings) -> sweep.KeyVerifier | None:
-    """The daily API-key verification, when the API-keys service is present."""
-    try:
-        api_keys = importlib.import_module("app.services.api_keys")
-    except ImportError:
-        return None
-    verify_due = getattr(api_keys, "verify_due", None)
-    if verify_due is None:
-        return None
+def key_verifier(settings: Settings) -> sweep.KeyVerifier:
+    """The daily API-key verification, run by the sweep."""
     clients, notifier = client_factory(settings), notifier_from(settings)
     every = timedelta(seconds=settings.health_check_every)
 
-    def verify(session: Session, now: object) -> int:
-        return int(verify_due(session, clients, notifier, now, every))
+    def verify(session: Session, now: datetime) -> int:
+        return api_keys.verify_due(session, clients, notifier, now, every)
 
     return verify
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from app.models import AuditEvent, Connection
 from app.services import DbSession
@@ -100,6 +100,80 @@ def list_connections(session: DbSession) -> list[Connection]:
     return list(session.scalars(query))
 
 
+HEALTHY = ("active", "expires_soon", "refreshing", "does_not_expire")
+
+
+def status_expression(now: datetime, margin: timedelta) -> ColumnElement[str]:
+    """`status_of` as SQL (same order of precedence), to filter and count without loading rows.
+    Only an undecryptable token is beyond SQL; the page still shows it from `status_of`."""
+    c = Connection
+    return case(
+        (c.revoked_at.is_not(None), "revoked"),
+        (c.revoke_requested_at.is_not(None), "revoke_pending"),
+        (or_(c.needs_reconnect_cause != "", c.access_token.is_(None)), "needs_reconnect"),
+        (and_(c.attempt_id != "", c.lease_expires_at > now), "refreshing"),
+        (c.attempt_id != "", "error"),
+        (and_(c.failure_count > 0, c.next_retry_at.is_not(None)), "error"),
+        (c.expires_at.is_(None), "does_not_expire"),
+        (c.expires_at <= now, "expired"),
+        (c.expires_at <= now + margin, "expires_soon"),
+        else_="active",
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of connections with each one's status."""
+
+    rows: list[tuple[Connection, Status]]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def page_of_connections(
+    session: DbSession,
+    now: datetime,
+    margin: timedelta,
+    *,
+    status: str = "",
+    search: str = "",
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """A filtered page in two queries (the rows, and the count), whatever the table size."""
+    query = select(Connection)
+    if status == "attention":
+        query = query.where(status_expression(now, margin).not_in(HEALTHY))
+    elif status:
+        query = query.where(status_expression(now, margin) == status)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Connection.company_name).like(pattern),
+                func.lower(Connection.employee_name).like(pattern),
+                func.lower(Connection.employee_email).like(pattern),
+                Connection.company_id == search,
+            )
+        )
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    ordered = query.order_by(Connection.company_name, Connection.kind, Connection.id)
+    rows = session.scalars(ordered.limit(per_page).offset((page - 1) * per_page))
+    return Page([(c, status_of(c, now, margin)) for c in rows], page, per_page, total)
+
+
+def status_counts(session: DbSession, now: datetime, margin: timedelta) -> dict[str, int]:
+    """How many connections are in each status: one grouped query."""
+    expression = status_expression(now, margin).label("status")
+    query = select(expression, func.count(Connection.id)).group_by(expression)
+    return {str(code): int(count) for code, count in session.execute(query)}
+
+
 def get_connection(session: DbSession, connection_id: int) -> Connection | None:
     connection: Connection | None = session.get(Connection, connection_id)
     return connection
@@ -117,3 +191,17 @@ def events_for(session: DbSession, connection_id: int, limit: int = 50) -> list[
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def next_refresh_at(connection: Connection, margin: timedelta, keepalive: int) -> datetime | None:
+    """When the sweep will next refresh this connection, as far as the facts say."""
+    if connection.refresh_token is None or connection.needs_reconnect_cause:
+        return None
+    if connection.next_retry_at is not None:
+        return connection.next_retry_at
+    candidates = []
+    if connection.expires_at is not None:
+        candidates.append(connection.expires_at - margin)
+    if connection.refresh_token_issued_at is not None:
+        candidates.append(connection.refresh_token_issued_at + timedelta(seconds=keepalive))
+    return min(candidates) if candidates else None
