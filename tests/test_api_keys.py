@@ -178,6 +178,15 @@ def test_pasted_key_offers_no_delete_in_factorial(
     assert 'name="in_factorial"' not in body
 
 
+def test_delete_in_factorial_of_a_pasted_key_is_refused(
+    app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
+) -> None:
+    key_id = key_id_from(paste(client, signed_in, seeded_key(sandbox)["token"]))
+    response = post_action(client, signed_in, f"/api-keys/{key_id}/delete", in_factorial="y")
+    assert "not created here" in response.get_data(as_text=True)
+    assert (response.status_code, count_keys(app)) == (400, 1)
+
+
 def test_local_delete_forgets_the_key_but_leaves_it_in_factorial(
     app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
 ) -> None:
@@ -226,6 +235,27 @@ def test_create_failure_in_factorial_stores_nothing(
     response = post_action(client, signed_in, f"/api-keys/{authority}/create", label="Nightly")
     assert "Not created" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert count_keys(app) == 1
+
+
+@pytest.mark.parametrize("label", ["", "x" * 121], ids=["empty", "too-long"])
+def test_create_needs_a_sensible_label(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: AuthActions,
+    sandbox: SandboxServer,
+    label: str,
+) -> None:
+    authority = add_key(app, 1, seeded_key(sandbox)["token"])
+    response = post_action(client, signed_in, f"/api-keys/{authority}/create", label=label)
+    assert response.status_code == 400 and 'class="field-error"' in response.get_data(as_text=True)
+    assert (count_keys(app), sandbox.counts()["requests"].get("/api/v1/core/keys")) == (1, None)
+
+
+def test_label_longer_than_120_is_a_form_error(
+    app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
+) -> None:
+    response = paste(client, signed_in, seeded_key(sandbox)["token"], label="x" * 121)
+    assert (response.status_code, count_keys(app)) == (400, 0)
 
 
 def test_delete_in_factorial_removes_a_key_created_here(

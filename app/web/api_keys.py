@@ -102,7 +102,10 @@ def add() -> Response | tuple[str, int]:
 @bp.get("/<int:key_id>")
 @login_required
 def detail(key_id: int) -> str:
-    key = _key_or_404(key_id)
+    return _render_detail(_key_or_404(key_id), CreateApiKeyForm())
+
+
+def _render_detail(key: ApiKey, create_form: CreateApiKeyForm) -> str:
     creator = db.session.get(Admin, key.created_by_id) if key.created_by_id else None
     return render_template(
         "api_keys/detail.html",
@@ -112,7 +115,7 @@ def detail(key_id: int) -> str:
         created_by=creator.email if creator else "",
         environments=_environments(),
         action_form=ActionForm(),
-        create_form=CreateApiKeyForm(),
+        create_form=create_form,
         now=utcnow(),
     )
 
@@ -158,7 +161,8 @@ def delete(key_id: int) -> Response | tuple[str, int]:
         )
     except ApiKeyError as exc:
         form.in_factorial.errors = [f"{exc.message} Nothing was deleted."]
-        return render_template("api_keys/delete.html", key=key, form=form), 502
+        status = 502 if isinstance(exc, api_key_remote.RemoteFailed) else 400
+        return render_template("api_keys/delete.html", key=key, form=form), status
     flash(f"Deleted {label} ({fingerprint}).", "success")
     return redirect(url_for("api_keys.index"), code=303)
 
@@ -186,8 +190,7 @@ def create(key_id: int) -> Response | tuple[str, int]:
     key = _key_or_404(key_id)
     form = CreateApiKeyForm()
     if not form.validate_on_submit():
-        flash("Give the new key a label (at most 120 characters).", "error")
-        return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
+        return _render_detail(key, form), 400
     try:
         created = api_key_remote.create(
             db.session,
