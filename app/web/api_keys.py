@@ -114,7 +114,6 @@ def _render_detail(key: ApiKey, create_form: CreateApiKeyForm) -> str:
         events=api_keys.events_for(db.session, key.id),
         created_by=creator.email if creator else "",
         environments=_environments(),
-        action_form=ActionForm(),
         create_form=create_form,
         now=utcnow(),
     )
