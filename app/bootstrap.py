@@ -142,9 +142,22 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import admins, api_keys, audit, auth, connect, connections, dashboard, health
+    from app.web import (
+        admins,
+        api,
+        api_keys,
+        audit,
+        auth,
+        connect,
+        connections,
+        dashboard,
+        health,
+        metrics,
+        service_clients,
+    )
 
-    for module in (auth, dashboard, connect, connections, api_keys, admins, audit, health):
+    modules = (auth, dashboard, connect, connections, api_keys, service_clients, audit, admins)
+    for module in (*modules, api, health, metrics):
         app.register_blueprint(module.bp)
 
 

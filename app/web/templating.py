@@ -15,6 +15,7 @@ NAV = (
     ("dashboard.index", "Dashboard"),
     ("connect.page", "Connect"),
     ("api_keys.index", "API keys"),
+    ("service_clients.index", "Services"),
     ("admins.index", "People"),
     ("audit.index", "Audit log"),
 )
