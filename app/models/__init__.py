@@ -5,11 +5,13 @@ from app.models.api_key import VERIFY_RESULTS, ApiKey
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
 from app.models.ops import Lease, Notification
+from app.models.service_client import SCOPES, ServiceClient, ServiceClientGrant
 from app.models.types import UTCDateTime, utcnow
 
 __all__ = [
     "KINDS",
     "ROLES",
+    "SCOPES",
     "VERIFY_RESULTS",
     "Admin",
     "ApiKey",
@@ -19,6 +21,8 @@ __all__ = [
     "Notification",
     "PendingAuthorization",
     "Role",
+    "ServiceClient",
+    "ServiceClientGrant",
     "UTCDateTime",
     "utcnow",
 ]
