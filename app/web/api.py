@@ -1,7 +1,247 @@
-"""The JSON service API under /api/v1 (vend tokens, proxy Factorial calls)."""
+"""The JSON service API under /api/v1: list credentials, vend tokens, proxy Factorial calls.
+
+Only a service client's bearer secret authenticates here; the admin session cookie is never
+consulted, so CSRF does not apply (the blueprint is exempt). Errors are `{error, message}`.
+The contract is `app/openapi.json`, served at /api/v1/openapi.json.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from limits import parse as parse_limit
+
+from app.extensions import csrf, db
+from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
+from app.models import ApiKey, Connection, ServiceClient, utcnow
+from app.services import proxy, service_clients, vend
+from app.web.providers import client_for, notifier, policy
+from app.web.security import settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+REALM = 'Bearer realm="factorial-connect"'
+OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
+MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL would refuse to compare them)
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_runtime_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Per-app objects built once: the shared POST limiter and the usage counter."""
+
+    proxy: proxy.ProxyContext
+    usage: vend.UsageRecorder
+    openapi: bytes
+
+
+def _classifier(limits: Mapping[str, str] | None) -> Classifier:
+    """Factorial's limits, or (tests, smaller windows) `{"v1"|"v2": "N per S seconds"}`."""
+    if not limits:
+        return limit_for
+    items = {family: parse_limit(spec) for family, spec in limits.items()}
+
+    def classify(method: str, path: str) -> Any:
+        item = limit_for(method, path)
+        family = "v1" if item is V1_POSTS else "v2"
+        return None if item is None else items.get(family, item)
+
+    return classify
+
+
+def _build(app: Flask) -> Runtime:
+    config = app.config
+    limiter = PostLimiter(
+        app.extensions["settings"].ratelimit_storage_uri,
+        classify=_classifier(config.get("API_PROXY_POST_LIMITS")),
+    )
+    return Runtime(
+        proxy=proxy.ProxyContext(limiter, float(config.get("API_PROXY_MAX_WAIT", 2.0))),
+        usage=vend.UsageRecorder(float(config.get("API_USAGE_INTERVAL", 60.0))),
+        openapi=OPENAPI.read_bytes(),
+    )
+
+
+def runtime() -> Runtime:
+    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    found = app.extensions.get("service_api")
+    if found is None:
+        with _runtime_lock:
+            found = app.extensions.get("service_api") or _build(app)
+            app.extensions["service_api"] = found
+    return cast(Runtime, found)
+
+
+def api_error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    response = jsonify(error=code, message=message, **extra)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    """Bearer secret → g.service_client; 401 with a WWW-Authenticate challenge otherwise."""
+    if request.endpoint == "api.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    if not header.strip():
+        return api_error(401, "unauthorized", "Send Authorization: Bearer <secret>.",
+                         {"WWW-Authenticate": REALM})  # fmt: skip
+    scheme, _, secret = header.strip().partition(" ")
+    client = None
+    if scheme.lower() == "bearer":
+        client = service_clients.authenticate(db.session, secret.strip())
+    if client is None:
+        challenge = f'{REALM}, error="invalid_token"'
+        return api_error(401, "invalid_token", "The bearer secret is not valid.",
+                         {"WWW-Authenticate": challenge})  # fmt: skip
+    g.service_client = client
+    return None
+
+
+def _client() -> ServiceClient:
+    return cast(ServiceClient, g.service_client)
+
+
+class Refusal(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@bp.errorhandler(Refusal)
+def _refused(exc: Refusal) -> Response:
+    db.session.rollback()
+    return exc.response
+
+
+def _require(scope: str) -> ServiceClient:
+    client = _client()
+    if scope not in client.scope_set:
+        raise Refusal(api_error(403, "insufficient_scope", f"This client lacks the {scope} scope."))
+    return client
+
+
+def _granted(kind: str, credential_id: int) -> Connection | ApiKey:
+    model = Connection if kind == "connection" else ApiKey
+    row = db.session.get(model, credential_id) if credential_id <= MAX_ID else None
+    if row is None:
+        raise Refusal(api_error(404, "not_found", f"No such {kind.replace('_', ' ')}."))
+    if not service_clients.may_use(_client(), kind, credential_id):
+        raise Refusal(api_error(403, "forbidden", f"This client may not use that {kind}."))
+    return cast(Connection | ApiKey, row)
+
+
+def _margin() -> timedelta:
+    return timedelta(seconds=settings().refresh_margin)
+
+
+def _token_context() -> vend.TokenContext:
+    return vend.TokenContext(client_for, utcnow, policy(), notifier())
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(runtime().openapi, mimetype="application/json")
+
+
+@bp.get("/connections")
+def list_connections() -> Response:
+    now, rows = utcnow(), service_clients.visible_connections(db.session, _client())
+    return jsonify(data=[service_clients.describe_connection(c, now, _margin()) for c in rows])
+
+
+@bp.get("/connections/<int:connection_id>")
+def get_connection(connection_id: int) -> Response:
+    connection = cast(Connection, _granted("connection", connection_id))
+    return jsonify(service_clients.describe_connection(connection, utcnow(), _margin()))
+
+
+@bp.get("/api-keys")
+def list_api_keys() -> Response:
+    rows = service_clients.visible_api_keys(db.session, _client())
+    return jsonify(data=[service_clients.describe_api_key(k) for k in rows])
+
+
+@bp.get("/api-keys/<int:key_id>")
+def get_api_key(key_id: int) -> Response:
+    return jsonify(service_clients.describe_api_key(cast(ApiKey, _granted("api_key", key_id))))
+
+
+@bp.get("/connections/<int:connection_id>/token")
+def token(connection_id: int) -> Response:
+    client = _require("token:read")
+    connection = cast(Connection, _granted("connection", connection_id))
+    actor = service_clients.actor_for(client)
+    try:
+        vended = vend.vend_token(db.session, connection, _token_context(), actor=actor)
+    except vend.Unavailable as exc:
+        extra = {"cause": exc.cause} if exc.cause else {}
+        return api_error(409, exc.reason, exc.message, **extra)
+    runtime().usage.note(db.session, client, connection, "connection.token_vended", utcnow())
+    expires = vended.expires_at.isoformat() if vended.expires_at else None
+    response = jsonify(
+        access_token=vended.access_token, token_type=vended.token_type, expires_at=expires
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _proxy_request(path: str) -> proxy.ProxyRequest:
+    return proxy.ProxyRequest(
+        method=request.method,
+        path=path,
+        params=list(request.args.items(multi=True)),
+        body=request.get_data(cache=False),
+        headers=request.headers,
+    )
+
+
+def _proxied(answer: proxy.ProxyResponse) -> Response:
+    response = Response(answer.body, status=answer.status, headers=answer.headers)
+    response.headers["X-Upstream"] = "factorial"
+    return response
+
+
+def _refusal(exc: proxy.ProxyRefused) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    return api_error(exc.status, exc.code, exc.message, headers)
+
+
+@bp.route("/connections/<int:connection_id>/proxy/<path:path>", methods=PROXY_METHODS)
+def proxy_connection(connection_id: int, path: str) -> Response:
+    client = _require("proxy")
+    connection = cast(Connection, _granted("connection", connection_id))
+    actor = service_clients.actor_for(client)
+    try:
+        answer = proxy.via_connection(
+            db.session, connection, _proxy_request(path), _token_context(), runtime().proxy,
+            actor=actor,
+        )  # fmt: skip
+    except proxy.ProxyRefused as exc:
+        return _refusal(exc)
+    runtime().usage.note(db.session, client, connection, "connection.proxied", utcnow())
+    return _proxied(answer)
+
+
+@bp.route("/api-keys/<int:key_id>/proxy/<path:path>", methods=PROXY_METHODS)
+def proxy_api_key(key_id: int, path: str) -> Response:
+    client = _require("proxy")
+    key = cast(ApiKey, _granted("api_key", key_id))
+    try:
+        answer = proxy.via_api_key(key, _proxy_request(path), client_for, runtime().proxy)
+    except proxy.ProxyRefused as exc:
+        return _refusal(exc)
+    runtime().usage.note(db.session, client, key, "api_key.proxied", utcnow())
+    return _proxied(answer)

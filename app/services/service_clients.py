@@ -1,0 +1,218 @@
+"""Service clients: create (the secret is returned once), authenticate a bearer, scope, revoke.
+
+A secret reads `fcs_<id>_<random>`: the id finds the row without a scan, and only the sha256 of
+the random part is stored. The random part has 256 bits, so a fast hash is the right one (a
+slow password hash would only slow every API call); comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
+from app.services import DbSession, api_keys, audit, connections
+from app.services.audit import Actor
+
+PREFIX = "fcs"
+NAME_LIMIT = 120
+SECRET_LIMIT = 200
+
+
+class ServiceClientError(Exception):
+    """Creating a client stopped; `message` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _digest(random_part: str) -> str:
+    return hashlib.sha256(random_part.encode()).hexdigest()
+
+
+def parse_secret(raw: str) -> tuple[int, str] | None:
+    """(client id, random part) of a well-formed secret, else None."""
+    if not raw or len(raw) > SECRET_LIMIT:
+        return None
+    parts = raw.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() or not parts[2]:
+        return None
+    if len(parts[1]) > 12:
+        return None
+    return int(parts[1]), parts[2]
+
+
+def authenticate(session: DbSession, raw: str) -> ServiceClient | None:
+    """The active client this bearer secret belongs to, or None (unknown, wrong, revoked)."""
+    parsed = parse_secret(raw)
+    if parsed is None:
+        return None
+    client_id, random_part = parsed
+    client: ServiceClient | None = session.get(ServiceClient, client_id)
+    if client is None or not hmac.compare_digest(client.secret_digest, _digest(random_part)):
+        return None
+    return client if client.active else None
+
+
+def _clean_scopes(scopes: Iterable[str]) -> str:
+    chosen = {s.strip() for s in scopes if s.strip()}
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        raise ServiceClientError(f"Unknown scope {sorted(unknown)[0]!r}; use {', '.join(SCOPES)}.")
+    if not chosen:
+        raise ServiceClientError("Choose at least one scope.")
+    return " ".join(s for s in SCOPES if s in chosen)
+
+
+def _grants(
+    session: DbSession, connection_ids: Iterable[int], api_key_ids: Iterable[int]
+) -> list[ServiceClientGrant]:
+    grants = []
+    for cid in sorted(set(connection_ids)):
+        if session.get(Connection, cid) is None:
+            raise ServiceClientError(f"There is no connection {cid}.")
+        grants.append(ServiceClientGrant(connection_id=cid))
+    for kid in sorted(set(api_key_ids)):
+        if session.get(ApiKey, kid) is None:
+            raise ServiceClientError(f"There is no API key {kid}.")
+        grants.append(ServiceClientGrant(api_key_id=kid))
+    return grants
+
+
+def create(
+    session: DbSession,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    connection_ids: Iterable[int] = (),
+    api_key_ids: Iterable[int] = (),
+    all_credentials: bool = False,
+    actor: Actor,
+    now: datetime,
+) -> tuple[ServiceClient, str]:
+    """Store a new client and return it with its secret; the secret exists nowhere else after
+    this call. Granting nothing and not `all_credentials` is refused (it could do nothing)."""
+    clean_name = " ".join(name.split())[:NAME_LIMIT]
+    if not clean_name:
+        raise ServiceClientError("Give the service a name.")
+    scope_text = _clean_scopes(scopes)
+    grants = [] if all_credentials else _grants(session, connection_ids, api_key_ids)
+    if not all_credentials and not grants:
+        raise ServiceClientError("Choose the connections or API keys it may use, or all of them.")
+    random_part = secrets.token_urlsafe(32)
+    client = ServiceClient(
+        name=clean_name,
+        secret_digest=_digest(random_part),
+        scopes=scope_text,
+        all_credentials=all_credentials,
+        created_by_id=actor.id if actor.kind == "admin" else None,
+        created_at=now,
+        grants=grants,
+    )
+    session.add(client)
+    session.flush()
+    audit.record(
+        session, "service_client.created", now=now, actor=actor, target=client,
+        details={"scopes": scope_text, "all_credentials": all_credentials,
+                 "connections": sorted(g.connection_id for g in grants if g.connection_id),
+                 "api_keys": sorted(g.api_key_id for g in grants if g.api_key_id)},
+    )  # fmt: skip
+    session.commit()
+    return client, f"{PREFIX}_{client.id}_{random_part}"
+
+
+def revoke(session: DbSession, client: ServiceClient, *, actor: Actor, now: datetime) -> bool:
+    """Disable the client for good (its secret stops working at once); False if it already was."""
+    if client.revoked_at is not None:
+        return False
+    client.revoked_at = now
+    audit.record(session, "service_client.revoked", now=now, actor=actor, target=client)
+    session.commit()
+    return True
+
+
+def may_use(client: ServiceClient, kind: str, credential_id: int) -> bool:
+    """Whether the client's grants cover this connection (`kind="connection"`) or API key."""
+    if client.all_credentials:
+        return True
+    field = "connection_id" if kind == "connection" else "api_key_id"
+    return any(getattr(grant, field) == credential_id for grant in client.grants)
+
+
+def visible_connections(session: DbSession, client: ServiceClient) -> list[Connection]:
+    query = select(Connection).order_by(Connection.id)
+    if not client.all_credentials:
+        granted = select(ServiceClientGrant.connection_id).where(
+            ServiceClientGrant.client_id == client.id
+        )
+        query = query.where(Connection.id.in_(granted))
+    return list(session.scalars(query))
+
+
+def visible_api_keys(session: DbSession, client: ServiceClient) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if not client.all_credentials:
+        granted = select(ServiceClientGrant.api_key_id).where(
+            ServiceClientGrant.client_id == client.id
+        )
+        query = query.where(ApiKey.id.in_(granted))
+    return list(session.scalars(query))
+
+
+def list_clients(session: DbSession) -> list[ServiceClient]:
+    query = select(ServiceClient).order_by(ServiceClient.revoked_at.is_not(None), ServiceClient.id)
+    return list(session.scalars(query))
+
+
+def get_client(session: DbSession, client_id: int) -> ServiceClient | None:
+    client: ServiceClient | None = session.get(ServiceClient, client_id)
+    return client
+
+
+def actor_for(client: ServiceClient) -> Actor:
+    """How the audit log names a service client (admins' id column stays empty)."""
+    return Actor("service", None, client.label)
+
+
+def describe_connection(connection: Connection, now: datetime, margin: timedelta) -> dict[str, Any]:
+    """What a service may know about a connection: identity, status and expiry, never a token."""
+    status = connections.status_of(connection, now, margin)
+    return {
+        "id": connection.id,
+        "environment": connection.environment,
+        "kind": connection.kind,
+        "company_id": connection.company_id,
+        "company_name": connection.company_name,
+        "employee_id": connection.employee_id or None,
+        "owner": connection.owner_label,
+        "status": {"code": status.code, "label": status.label, "detail": status.detail},
+        "expires_at": _iso(connection.expires_at),
+        "last_used_at": _iso(connection.last_used_at),
+    }
+
+
+def describe_api_key(key: ApiKey) -> dict[str, Any]:
+    """What a service may know about an API key: its masked fingerprint at most."""
+    status = api_keys.status_of(key)
+    return {
+        "id": key.id,
+        "environment": key.environment,
+        "label": key.label,
+        "company_id": key.company_id,
+        "company_name": key.company_name,
+        "fingerprint": key.fingerprint,
+        "status": {"code": status.code, "label": status.label},
+        "last_verified_at": _iso(key.last_verified_at),
+        "last_used_at": _iso(key.last_used_at),
+    }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()

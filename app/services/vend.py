@@ -1,0 +1,240 @@
+"""Handing access tokens to service clients, and counting who used what.
+
+A token is vended straight from the row when it is usable and not due; otherwise it goes
+through the single-flight refresh (`tokens.fresh_token`), so any number of concurrent callers
+cause one refresh. Usage (last used, the aggregated audit row) is counted in this process and
+written at most once a minute per client, credential and action, keeping the hot path read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.models import ApiKey, AuditEvent, Connection, ServiceClient
+from app.services import DbSession, audit, connections, notify, tokens
+from app.services.audit import Actor
+from app.services.lifecycle import reload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Vended:
+    access_token: str
+    token_type: str
+    expires_at: datetime | None
+
+
+class Unavailable(Exception):
+    """No usable token: `reason` is machine-readable (needs_reconnect, revoked, revoke_pending,
+    refresh_failed, expired, undecryptable); `cause` refines needs_reconnect."""
+
+    def __init__(self, reason: str, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.reason, self.message, self.cause = reason, message, cause
+
+
+@dataclass(frozen=True)
+class TokenContext:
+    """What refreshing needs: the client factory, clock, policy and notifier of the app."""
+
+    clients: tokens.ClientFactory
+    clock: tokens.Clock
+    policy: tokens.RefreshPolicy
+    notifier: notify.Notifier
+    wait: float = 15.0
+
+
+def unavailable(connection: Connection, now: datetime, margin: timedelta) -> Unavailable:
+    """Why this connection's token cannot be handed out, from its derived status."""
+    token = connection.access_token
+    if token is not None and not token.readable:
+        return Unavailable("undecryptable", "The stored token cannot be decrypted.")
+    status = connections.status_of(connection, now, margin)
+    if status.code == "needs_reconnect":
+        cause = connection.needs_reconnect_cause or "revoked"
+        return Unavailable("needs_reconnect", f"Needs reconnect: {status.detail}", cause)
+    if status.code in ("revoked", "revoke_pending", "expired"):
+        return Unavailable(status.code, status.detail or status.label)
+    return Unavailable("refresh_failed", status.detail or "The token could not be refreshed.")
+
+
+def _ready(connection: Connection, now: datetime, policy: tokens.RefreshPolicy) -> bool:
+    return (
+        tokens.usable(connection, now)
+        and not tokens.is_due(connection, now, policy)
+        and not connection.attempt_id
+    )
+
+
+def _vended(connection: Connection) -> Vended:
+    assert connection.access_token is not None
+    return Vended(
+        connection.access_token.reveal(), connection.token_type or "Bearer", connection.expires_at
+    )
+
+
+def vend_token(
+    session: DbSession, connection: Connection, ctx: TokenContext, *, actor: Actor
+) -> Vended:
+    """A usable token for `connection`, refreshed first (single flight) when due; else
+    Unavailable."""
+    now = ctx.clock()
+    if _ready(connection, now, ctx.policy):
+        return _vended(connection)
+    fresh, _ = tokens.fresh_token(
+        session,
+        ctx.clients,
+        connection.id,
+        clock=ctx.clock,
+        policy=ctx.policy,
+        notifier=ctx.notifier,
+        wait=ctx.wait,
+        actor=actor,
+    )
+    now = ctx.clock()
+    current = fresh or connection
+    if fresh is None or not tokens.usable(fresh, now):
+        raise unavailable(current, now, ctx.policy.margin)
+    return _vended(fresh)
+
+
+def after_rejection(
+    session: DbSession, connection_id: int, rejected: str, ctx: TokenContext, *, actor: Actor
+) -> Vended:
+    """Factorial answered 401 to `rejected`: a new token, refreshed once across all callers.
+    Whoever finds the stored token already changed uses it; one caller forces the refresh."""
+    deadline = time.monotonic() + ctx.wait
+    while True:
+        row = reload(session, connection_id)
+        now = ctx.clock()
+        if row is None:
+            session.rollback()
+            raise Unavailable("revoked", "The connection no longer exists.")
+        token = row.access_token
+        changed = token is not None and token.readable and token.reveal() != rejected
+        leased = row.lease_expires_at is not None and row.lease_expires_at > now
+        session.commit()
+        if changed and tokens.usable(row, now):
+            return _vended(row)
+        if not leased and not changed:
+            outcome = tokens.refresh_connection(
+                session, ctx.clients, connection_id, clock=ctx.clock, policy=ctx.policy,
+                notifier=ctx.notifier, actor=actor, force=True,
+            )  # fmt: skip
+            if outcome.result != "busy":
+                return _usable_or_raise(session, connection_id, ctx)
+        if time.monotonic() > deadline or (changed and not leased):
+            return _usable_or_raise(session, connection_id, ctx)
+        time.sleep(0.05)
+
+
+def _usable_or_raise(session: DbSession, connection_id: int, ctx: TokenContext) -> Vended:
+    row = reload(session, connection_id)
+    session.commit()
+    now = ctx.clock()
+    if row is None:
+        raise Unavailable("revoked", "The connection no longer exists.")
+    if not tokens.usable(row, now):
+        raise unavailable(row, now, ctx.policy.margin)
+    return _vended(row)
+
+
+@dataclass
+class _Tally:
+    count: int = 0
+    written_at: float | None = None
+    first_at: datetime | None = None
+
+
+@dataclass
+class UsageRecorder:
+    """Per-process usage counts, written at most every `interval` seconds per key."""
+
+    interval: float = 60.0
+    _tallies: dict[tuple[int, str, int, str], _Tally] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(
+        self,
+        session: DbSession,
+        client: ServiceClient,
+        target: Connection | ApiKey,
+        action: str,
+        now: datetime,
+    ) -> None:
+        """Count one call; write the pending count when this key's interval has passed."""
+        key = (client.id, type(target).__name__, target.id, action)
+        mono = time.monotonic()
+        with self._lock:
+            tally = self._tallies.setdefault(key, _Tally())
+            tally.count += 1
+            due = tally.written_at is None or mono - tally.written_at >= self.interval
+            if not due:
+                return
+            count, tally.count, tally.written_at = tally.count, 0, mono
+        try:
+            write_usage(session, client, target, action, count, now)
+        except SQLAlchemyError:
+            session.rollback()
+            log.warning("could not record usage of %s by client %s", action, client.id)
+            with self._lock:
+                tally.count += count
+
+
+def write_usage(
+    session: DbSession,
+    client: ServiceClient,
+    target: Connection | ApiKey,
+    action: str,
+    count: int,
+    now: datetime,
+) -> None:
+    """Stamp last used on the credential and the client; add `count` to this hour's audit row
+    for client, credential and action (created on first use). Commits."""
+    model = type(target)
+    session.execute(update(model).where(model.id == target.id).values(last_used_at=now))
+    # Lock the client row: flushes of one client (any worker) are serialized, so the hour's
+    # row is created once and its count never loses an increment (SQLite: BEGIN IMMEDIATE).
+    session.execute(select(ServiceClient.id).where(ServiceClient.id == client.id).with_for_update())
+    session.execute(
+        update(ServiceClient).where(ServiceClient.id == client.id).values(last_used_at=now)
+    )
+    row = _hour_row(session, client.id, target, action, now)
+    if row is None:
+        audit.record(
+            session, action, now=now, actor=Actor("service", None, client.label), target=target,
+            details={"client_id": client.id, "count": count, "last_at": now.isoformat()},
+        )  # fmt: skip
+    else:
+        details: dict[str, Any] = dict(row.details or {})
+        details["count"] = int(details.get("count", 0)) + count
+        details["last_at"] = now.isoformat()
+        row.details = details
+    session.commit()
+
+
+def _hour_row(
+    session: DbSession, client_id: int, target: Connection | ApiKey, action: str, now: datetime
+) -> AuditEvent | None:
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    query = select(AuditEvent).where(
+        AuditEvent.action == action,
+        AuditEvent.actor_type == "service",
+        AuditEvent.target_type == ("connection" if isinstance(target, Connection) else "api_key"),
+        AuditEvent.target_id == target.id,
+        AuditEvent.created_at >= hour,
+    )
+    for row in session.scalars(query.order_by(AuditEvent.id)):
+        if (row.details or {}).get("client_id") == client_id:
+            event: AuditEvent = row
+            return event
+    return None

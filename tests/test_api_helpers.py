@@ -1,0 +1,119 @@
+"""Shared pieces of the service API tests: real sandbox grants, API keys and service clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from app.extensions import db
+from app.factorial import FactorialClient
+from app.models import ApiKey, AuditEvent, Connection, ServiceClient, utcnow
+from app.services import api_keys, service_clients
+from app.services.audit import Actor
+from app.services.connect import token_values
+from app.sweeper import client_factory
+from sandbox.testing import SandboxServer
+
+ADMIN = Actor("admin", None, "tests")
+CREDENTIALS = "2026-10-01/resources/api_public/credentials"
+EMPLOYEES = "2026-10-01/resources/employees/employees"
+LEAVES = "2026-10-01/resources/time_off/leaves"
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def grant_user_token(app: Flask, sandbox: SandboxServer, employee_id: str = "1002") -> int:
+    """A real user grant at the sandbox, stored as a connection row; returns its id."""
+    client = FactorialClient(app.extensions["settings"].environments["demo"])
+    verifier = client.new_code_verifier()
+    url = client.authorization_url(state=client.new_state(), kind="user", code_verifier=verifier)
+    code = parse_qs(urlsplit(sandbox.approve(url, 1002)).query)["code"][0]
+    token = client.exchange_code(code, code_verifier=verifier)
+    with app.app_context():
+        row = Connection(environment="demo", kind="user", company_id="1", employee_id=employee_id)
+        for name, value in token_values(token, utcnow()).items():
+            setattr(row, name, value)
+        db.session.add(row)
+        db.session.commit()
+        return int(row.id)
+
+
+def store_api_key(app: Flask, sandbox: SandboxServer, company_id: int = 1) -> int:
+    token = next(k["token"] for k in sandbox.seed()["api_keys"] if k["company_id"] == company_id)
+    with app.app_context():
+        key = api_keys.add(
+            db.session, client_factory(app.extensions["settings"]), environment="demo",
+            label=f"Company {company_id}", raw_key=token, actor=ADMIN, now=utcnow(),
+        )  # fmt: skip
+        return int(key.id)
+
+
+def make_client(
+    app: Flask,
+    *,
+    scopes: tuple[str, ...] = ("token:read", "proxy"),
+    connections: tuple[int, ...] = (),
+    keys: tuple[int, ...] = (),
+    everything: bool = False,
+    revoked: bool = False,
+) -> str:
+    """A service client's secret."""
+    with app.app_context():
+        client, secret = service_clients.create(
+            db.session, name="Payroll sync", scopes=scopes, connection_ids=connections,
+            api_key_ids=keys, all_credentials=everything, actor=ADMIN, now=utcnow(),
+        )  # fmt: skip
+        if revoked:
+            service_clients.revoke(db.session, client, actor=ADMIN, now=utcnow())
+        return secret
+
+
+def expire_soon(app: Flask, connection_id: int, seconds: int = 60) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .values(expires_at=utcnow() + timedelta(seconds=seconds))
+        )
+        db.session.commit()
+
+
+def set_columns(app: Flask, connection_id: int, **values: Any) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(Connection).where(Connection.id == connection_id).values(**values)
+        )
+        db.session.commit()
+
+
+def audit_rows(app: Flask, action: str) -> list[dict[str, Any]]:
+    with app.app_context():
+        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action))
+        return [{"target_id": r.target_id, "actor": r.actor_type, **r.details} for r in rows]
+
+
+def last_used(app: Flask, model: type[Connection | ApiKey | ServiceClient], row_id: int) -> Any:
+    with app.app_context():
+        return db.session.scalar(select(model.last_used_at).where(model.id == row_id))
+
+
+def count_rows(app: Flask, model: Any) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.fixture
+def user_connection(app: Flask, sandbox: SandboxServer) -> int:
+    return grant_user_token(app, sandbox)
+
+
+@pytest.fixture
+def api_key_id(app: Flask, sandbox: SandboxServer) -> int:
+    return store_api_key(app, sandbox)
