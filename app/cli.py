@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app import crypto
+from app.cli_service_clients import service_clients_group
 from app.extensions import db
 from app.models import Admin
 from app.services import admins, encryption
@@ -22,6 +23,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(service_clients_group)
 
 
 @click.command("create-admin")
