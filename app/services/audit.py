@@ -28,6 +28,15 @@ class Actor:
 SYSTEM = Actor()
 
 
+@dataclass(frozen=True)
+class TargetRef:
+    """A target named without loading its row (hot paths): its type, id and label."""
+
+    type: str
+    id: int
+    label: str
+
+
 def record(
     session: DbSession,
     action: str,
@@ -58,11 +67,15 @@ def record(
 
 
 def _target_type(target: Any) -> str:
+    if isinstance(target, TargetRef):
+        return target.type
     return "" if target is None else str(getattr(target, "__tablename__", "")).rstrip("s")
 
 
 def _target_label(target: Any) -> str:
     if target is None:
         return ""
+    if isinstance(target, TargetRef):
+        return target.label
     label = getattr(target, "owner_label", None) or getattr(target, "label", None)
     return str(label or getattr(target, "email", "") or "")

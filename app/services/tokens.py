@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -33,7 +33,7 @@ from app.factorial import (
 )
 from app.models import Connection
 from app.services import DbSession, audit, notify
-from app.services.audit import SYSTEM, Actor
+from app.services.audit import SYSTEM, Actor, TargetRef
 from app.services.connect import token_values
 from app.services.lifecycle import (
     mark_needs_reconnect,
@@ -137,25 +137,31 @@ def refresh_connection(
     decision = _decide(session, connection, now, policy, notifier, force)
     if decision is not None:
         return decision
-    attempt = secrets.token_hex(8)
-    refresh_token = connection.refresh_token.reveal()  # type: ignore[union-attr]
-    connection.attempt_id = attempt
+    attempt = _Attempt(
+        connection_id=connection_id,
+        environment=connection.environment,
+        refresh_token=connection.refresh_token.reveal(),  # type: ignore[union-attr]
+        id=secrets.token_hex(8),
+        target=TargetRef("connection", connection_id, connection.owner_label),
+    )
+    connection.attempt_id = attempt.id
     connection.attempt_started_at = now
-    connection.attempt_fingerprint = digest(refresh_token)
-    environment = connection.environment
+    connection.attempt_fingerprint = digest(attempt.refresh_token)
     session.commit()
     return _call_and_settle(
-        session,
-        clients,
-        connection_id,
-        environment,
-        refresh_token,
-        attempt,
-        clock=clock,
-        policy=policy,
-        notifier=notifier,
-        actor=actor,
+        session, clients, attempt, clock=clock, policy=policy, notifier=notifier, actor=actor
     )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One recorded refresh attempt: what it spends and how to name it in the audit log."""
+
+    connection_id: int
+    environment: str
+    refresh_token: str = field(repr=False)
+    id: str
+    target: TargetRef
 
 
 def _decide(
@@ -192,51 +198,37 @@ def _decide(
 def _call_and_settle(
     session: DbSession,
     clients: ClientFactory,
-    connection_id: int,
-    environment: str,
-    refresh_token: str,
-    attempt: str,
+    attempt: _Attempt,
     *,
     clock: Clock,
     policy: RefreshPolicy,
     notifier: notify.Notifier,
     actor: Actor,
 ) -> RefreshOutcome:
+    cid = attempt.connection_id
     try:
-        with clients(environment) as client:
-            token = client.refresh(refresh_token)
+        with clients(attempt.environment) as client:
+            token = client.refresh(attempt.refresh_token)
     except KeyError:
-        return _transient(
-            session,
-            connection_id,
-            attempt,
-            clock(),
-            policy,
-            actor,
-            FactorialError("That Factorial environment is no longer configured."),
-        )
+        error = FactorialError("That Factorial environment is no longer configured.")
+        return _transient(session, cid, attempt.id, clock(), policy, actor, error)
     except InvalidGrant:
         return _invalid_grant(
-            session, connection_id, attempt, refresh_token, clock(), notifier, actor
+            session, cid, attempt.id, attempt.refresh_token, clock(), notifier, actor
         )
     except FactorialError as exc:
-        return _transient(session, connection_id, attempt, clock(), policy, actor, exc)
-    return _store(session, connection_id, attempt, token, clock(), actor)
+        return _transient(session, cid, attempt.id, clock(), policy, actor, exc)
+    return _store(session, attempt, token, clock(), actor)
 
 
 def _store(
-    session: DbSession,
-    connection_id: int,
-    attempt: str,
-    token: TokenResponse,
-    now: datetime,
-    actor: Actor,
+    session: DbSession, attempt: _Attempt, token: TokenResponse, now: datetime, actor: Actor
 ) -> RefreshOutcome:
     """Commit the new pair at once, compare-and-set on our attempt id."""
     values = token_values(token, now)
     stored = session.execute(
         update(Connection)
-        .where(Connection.id == connection_id, Connection.attempt_id == attempt)
+        .where(Connection.id == attempt.connection_id, Connection.attempt_id == attempt.id)
         .values(
             **values,
             attempt_id="",
@@ -253,20 +245,21 @@ def _store(
     if stored.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         log.error(
-            "connection %s: refresh result arrived after our attempt was superseded", connection_id
+            "connection %s: refresh result arrived after its attempt was superseded",
+            attempt.connection_id,
         )
-        return RefreshOutcome("transient", connection_id, "The refresh was superseded.")
-    connection = reload(session, connection_id)
+        return RefreshOutcome("transient", attempt.connection_id, "The refresh was superseded.")
+    expires_at = values["expires_at"]
     audit.record(
         session,
         "connection.refreshed",
         now=now,
         actor=actor,
-        target=connection,
-        details={"expires_at": values["expires_at"].isoformat() if values["expires_at"] else None},
+        target=attempt.target,
+        details={"expires_at": expires_at.isoformat() if expires_at else None},
     )
     session.commit()
-    return RefreshOutcome("refreshed", connection_id)
+    return RefreshOutcome("refreshed", attempt.connection_id)
 
 
 def _invalid_grant(
