@@ -21,18 +21,18 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import insert, update  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.factorial import FactorialClient, TokenResponse  # noqa: E402
-from app.models import Connection, utcnow  # noqa: E402
-from app.services import notify, sweep, tokens  # noqa: E402
-from app.services.connect import token_values  # noqa: E402
-from app.sweeper import client_factory  # noqa: E402
-from sandbox.testing import SandboxServer  # noqa: E402
+from app import create_app
+from app.extensions import db
+from app.factorial import FactorialClient, TokenResponse
+from app.models import Connection, utcnow
+from app.services import notify, sweep, tokens
+from app.services.connect import token_values
+from app.sweeper import client_factory
+from sandbox.testing import SandboxServer
 
 REDIRECT_URI = "http://127.0.0.1:5000/oauth/callback"
 
@@ -44,7 +44,9 @@ def grant(client: FactorialClient, sandbox: SandboxServer) -> TokenResponse:
     return client.exchange_code(code, code_verifier=None)
 
 
-def grants(client: FactorialClient, sandbox: SandboxServer, count: int, workers: int) -> list[TokenResponse]:
+def grants(
+    client: FactorialClient, sandbox: SandboxServer, count: int, workers: int
+) -> list[TokenResponse]:
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda _: grant(client, sandbox), range(count)))
 
@@ -62,9 +64,17 @@ def seed(app: object, pairs: list[TokenResponse]) -> None:
     rows = []
     for number, pair in enumerate(pairs):
         values = token_values(pair, now)
-        rows.append({"environment": "demo", "kind": "user", "company_id": "1",
-                     "employee_id": f"bench-{number}", "created_at": now, "updated_at": now,
-                     **values})
+        rows.append(
+            {
+                "environment": "demo",
+                "kind": "user",
+                "company_id": "1",
+                "employee_id": f"bench-{number}",
+                "created_at": now,
+                "updated_at": now,
+                **values,
+            }
+        )
     with app.app_context():  # type: ignore[attr-defined]
         db.session.execute(insert(Connection), rows)
         db.session.execute(update(Connection).values(expires_at=now))
@@ -80,25 +90,37 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     with SandboxServer(redirect_uris=[REDIRECT_URI]) as sandbox:
         database = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}"
-        app = create_app({"APP_ENV": "test", "INSTANCE_PATH": str(workdir), "SCHEDULER": "off",
-                          "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
-                          "FACTORIAL_DEMO_BASE_URL": sandbox.url,
-                          "FACTORIAL_DEMO_REDIRECT_URI": REDIRECT_URI, "FACTORIAL_DEMO_PKCE": "false"})
+        app = create_app(
+            {
+                "APP_ENV": "test",
+                "INSTANCE_PATH": str(workdir),
+                "SCHEDULER": "off",
+                "DATABASE_URL": database,
+                "LOG_LEVEL": "WARNING",
+                "FACTORIAL_DEMO_BASE_URL": sandbox.url,
+                "FACTORIAL_DEMO_REDIRECT_URI": REDIRECT_URI,
+                "FACTORIAL_DEMO_PKCE": "false",
+            }
+        )
         with app.app_context():
             upgrade()
         client = FactorialClient(app.extensions["settings"].environments["demo"])
         print(f"seeding {args.connections + args.baseline} grants at the sandbox…", flush=True)
         pairs = grants(client, sandbox, args.connections + args.baseline, args.concurrency)
-        baseline = sandbox_throughput(client, pairs[args.connections:], args.concurrency)
+        baseline = sandbox_throughput(client, pairs[args.connections :], args.concurrency)
         seed(app, pairs[: args.connections])
         sandbox.reset_counts()
         with app.app_context():
             engine = db.engine
         started = time.perf_counter()
         report = sweep.run_sweep(
-            lambda: Session(engine), client_factory(app.extensions["settings"]), clock=utcnow,
-            policy=tokens.RefreshPolicy(), notifier=notify.Notifier(),
-            health_every=timedelta(days=1), concurrency=args.concurrency,
+            lambda: Session(engine),
+            client_factory(app.extensions["settings"]),
+            clock=utcnow,
+            policy=tokens.RefreshPolicy(),
+            notifier=notify.Notifier(),
+            health_every=timedelta(days=1),
+            concurrency=args.concurrency,
         )
         seconds = time.perf_counter() - started
         requests = sandbox.counts()["token"].get("refresh_token", 0)
