@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 import requests
@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from app.factorial.errors import UnexpectedResponse
 from app.factorial.responses import CreatedApiKey, CredentialInfo, RemoteApiKey, TokenResponse
 from app.factorial.transport import (
+    Observer,
     json_body,
     json_object,
     raise_for_api_status,
@@ -46,8 +47,12 @@ class FactorialClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
         session: requests.Session | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        """`observer(kind, seconds, outcome)` hears of every HTTP call; kind is one of token,
+        revoke, credentials, keys, api (see `transport.outcome_class` for outcomes)."""
         self.environment = environment
+        self._observer = observer
         self._base = environment.base_url.rstrip("/")
         self._timeout = (connect_timeout, read_timeout)
         self._owns_session = session is None
@@ -120,9 +125,8 @@ class FactorialClient:
         form = self._client_form({"token": token})
         if token_type_hint:
             form["token_type_hint"] = token_type_hint
-        response = send(
-            self._session, "POST", f"{self._base}/oauth/revoke", timeout=self._timeout, data=form
-        )
+        url = f"{self._base}/oauth/revoke"
+        response = self._send("POST", url, "revoke", data=form)
         raise_token_error(response, "Revoke", self._redact(token))
 
     def credentials(
@@ -131,7 +135,8 @@ class FactorialClient:
         """Who owns the credential; the cheapest check that it still works."""
         what = "Credential check"
         path = f"{self.environment.api_version}/resources/api_public/credentials"
-        response = self._api("GET", path, what, _auth_headers(access_token, api_key))
+        headers = _auth_headers(access_token, api_key)
+        response = self._api("GET", path, what, headers, kind="credentials")
         data = json_object(response, what).get("data")
         items = data if isinstance(data, list) else [data]
         if not items or not isinstance(items[0], dict):
@@ -141,7 +146,7 @@ class FactorialClient:
     def list_api_keys(self, api_key: str) -> list[RemoteApiKey]:
         """Keys of the company that owns `api_key` (legacy v1 API; secrets are not listed)."""
         what = "Listing API keys"
-        response = self._api("GET", "v1/core/keys", what, _auth_headers(None, api_key))
+        response = self._api("GET", "v1/core/keys", what, _auth_headers(None, api_key), kind="keys")
         body = json_body(response, what)
         items = body.get("data") if isinstance(body, dict) else body
         if not isinstance(items, list):
@@ -152,7 +157,8 @@ class FactorialClient:
         """A new key; its token is in this answer only, so store it before anything else."""
         what = "Creating an API key"
         headers = _auth_headers(None, api_key)
-        response = self._api("POST", "v1/core/keys", what, headers, json={"name": name})
+        payload = {"name": name}
+        response = self._api("POST", "v1/core/keys", what, headers, json=payload, kind="keys")
         body = json_object(response, what)
         key_id, token = body.get("id"), body.get("token")
         if key_id is None or not isinstance(token, str) or not token:
@@ -162,7 +168,8 @@ class FactorialClient:
     def delete_api_key(self, api_key: str, key_id: str) -> None:
         """Delete one key by id; NotFound when it is already gone."""
         path = f"v1/core/keys/{quote(str(key_id), safe='')}"
-        self._api("DELETE", path, "Deleting an API key", _auth_headers(None, api_key))
+        headers = _auth_headers(None, api_key)
+        self._api("DELETE", path, "Deleting an API key", headers, kind="keys")
 
     def request(
         self,
@@ -182,23 +189,14 @@ class FactorialClient:
         """
         merged = {k: v for k, v in (headers or {}).items() if k.lower() not in _UNFORWARDED_HEADERS}
         merged.update(_auth_headers(access_token, api_key, required=False))
-        return send(
-            self._session,
-            method.upper(),
-            self._api_url(path),
-            timeout=self._timeout,
-            params=params,
-            data=data,
-            headers=merged,
-        )
+        url = self._api_url(path)
+        return self._send(method.upper(), url, "api", params=params, data=data, headers=merged)
 
     def _token_request(self, form: dict[str, str], what: str, sent: Iterable[str]) -> TokenResponse:
         url = f"{self._base}/oauth/token"
         headers = {"Accept": "application/json"}
         body = self._client_form(form)
-        response = send(
-            self._session, "POST", url, timeout=self._timeout, data=body, headers=headers
-        )
+        response = self._send("POST", url, "token", data=body, headers=headers)
         raise_token_error(response, what, self._redact(*sent))
         return TokenResponse.from_payload(json_object(response, what))
 
@@ -216,13 +214,23 @@ class FactorialClient:
         what: str,
         headers: Mapping[str, str],
         json: object = None,
+        kind: str = "api",
     ) -> requests.Response:
         url = self._api_url(path)
-        response = send(
-            self._session, method, url, timeout=self._timeout, headers=headers, json=json
-        )
+        response = self._send(method, url, kind, headers=headers, json=json)
         raise_for_api_status(response, what)
         return response
+
+    def _send(self, method: str, url: str, kind: str, **kwargs: Any) -> requests.Response:
+        return send(
+            self._session,
+            method,
+            url,
+            timeout=self._timeout,
+            observer=self._observer,
+            kind=kind,
+            **kwargs,
+        )
 
     def _api_url(self, path: str) -> str:
         clean = path.lstrip("/")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,10 @@ from app.factorial.errors import (
 )
 
 Timeout = tuple[float, float]
+Observer = Callable[[str, float, str], None]
+"""Told (endpoint kind, seconds, outcome class) after each HTTP call; must be quick."""
+
+log = logging.getLogger(__name__)
 
 _API_STATUS_ERRORS: Mapping[int, type[FactorialError]] = {
     401: Unauthorized,
@@ -38,17 +44,45 @@ _OAUTH_ERRORS: Mapping[str, type[FactorialError]] = {
 
 
 def send(
-    session: requests.Session, method: str, url: str, *, timeout: Timeout, **kwargs: Any
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: Timeout,
+    observer: Observer | None = None,
+    kind: str = "api",
+    **kwargs: Any,
 ) -> requests.Response:
-    """One attempt, no redirects followed; any transport failure becomes ProviderUnavailable."""
+    """One attempt, no redirects followed; any transport failure becomes ProviderUnavailable.
+    `observer` hears how long it took and its outcome class (`outcome_class`)."""
+    started, outcome = time.perf_counter(), "error"
     try:
-        return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        response = session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        outcome = outcome_class(response.status_code)
+        return response
     except requests.Timeout as exc:
+        outcome = "timeout"
         raise ProviderUnavailable(
             f"Factorial did not answer in time ({type(exc).__name__})"
         ) from None
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"Could not reach Factorial ({type(exc).__name__})") from None
+    finally:
+        if observer is not None:
+            _tell(observer, kind, time.perf_counter() - started, outcome)
+
+
+def outcome_class(status: int) -> str:
+    """`2xx`…`5xx`, with 429 on its own (rate limited); `timeout`/`error` mean no answer."""
+    return "429" if status == 429 else f"{min(max(status // 100, 1), 5)}xx"
+
+
+def _tell(observer: Observer, kind: str, seconds: float, outcome: str) -> None:
+    """A failing observer must never cost a response: a refresh's new tokens are in it."""
+    try:
+        observer(kind, seconds, outcome)
+    except Exception:
+        log.exception("the Factorial call observer failed; the call itself is unaffected")
 
 
 def raise_transient(response: requests.Response) -> None:
