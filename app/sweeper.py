@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from app import locks
+from app import locks, metrics
 from app.extensions import db
 from app.factorial import FactorialClient
 from app.models import utcnow
@@ -41,6 +41,7 @@ def client_factory(settings: Settings) -> tokens.ClientFactory:
             settings.environments[environment],
             connect_timeout=settings.factorial_connect_timeout,
             read_timeout=settings.factorial_read_timeout,
+            observer=metrics.observe_provider,
         )
 
     return make
@@ -70,6 +71,7 @@ def sweep_once(app: Flask, owner: str, concurrency: int = 8) -> sweep.SweepRepor
             verify_keys=key_verifier(settings),
         )
         db.session.remove()
+    metrics.observe_sweep(report.seconds)
     log.info("sweep: %s", report.summary())
     return report
 
