@@ -59,3 +59,11 @@ def post_worker_init(worker):
     from app.sweeper import start_embedded
 
     start_embedded(worker.wsgi)
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, retire an exited worker's live metric files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
