@@ -16,6 +16,9 @@ from app.cli_service_clients import service_clients_group
 from app.extensions import db
 from app.models import Admin
 from app.services import admins, encryption
+from app.services.audit import Actor
+
+CLI = Actor("cli", None, "flask command line")
 
 
 def register_commands(app: Flask) -> None:
@@ -38,7 +41,7 @@ def create_admin_command(email: str, role: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        admin = admins.create_admin(db.session, email, password, role)
+        admin = admins.create_admin(db.session, email, password, role, actor=CLI)
     except admins.AdminError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {admin.role} {admin.email}.")

@@ -143,3 +143,39 @@ def test_unknown_account_is_404(auth: AuthActions, client: FlaskClient) -> None:
     auth.login()
     data = {"csrf_token": auth.csrf("/admins/")}
     assert client.post("/admins/999/deactivate", data=data).status_code == 404
+
+
+def audit_actions(app: Flask) -> list[str]:
+    with app.app_context():
+        from app.models import AuditEvent
+
+        return [
+            e.action
+            for e in db.session.scalars(select(AuditEvent))
+            if e.action.startswith("admin.")
+        ]
+
+
+def test_admin_changes_are_audited(
+    app: Flask, auth: AuthActions, client: FlaskClient, viewer_id: int
+) -> None:
+    auth.login()
+    client.post(
+        f"/admins/{viewer_id}/role", data={"csrf_token": auth.csrf("/admins/"), "role": "admin"}
+    )
+    client.post(f"/admins/{viewer_id}/deactivate", data={"csrf_token": auth.csrf("/admins/")})
+    assert audit_actions(app)[-2:] == ["admin.role_changed", "admin.deactivated"]
+
+
+def test_added_account_is_audited_with_its_creator(
+    app: Flask, auth: AuthActions, client: FlaskClient
+) -> None:
+    auth.login()
+    client.post("/admins/", data=new_account(auth))
+    with app.app_context():
+        from app.models import AuditEvent
+
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "admin.created")
+        ).all()[-1]
+        assert (event.actor_label, event.target_label) == ("ada@example.com", "new@example.com")

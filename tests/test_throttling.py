@@ -38,7 +38,8 @@ def spoofed_failures(client: FlaskClient, auth: AuthActions, times: int) -> None
 
 def events(app: Flask) -> list[tuple[str, str, str, str]]:
     with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        query = select(AuditEvent).where(AuditEvent.action.startswith("auth."))
+        rows = db.session.scalars(query.order_by(AuditEvent.id)).all()
         return [(e.action, e.outcome, e.actor_type, e.actor_label) for e in rows]
 
 

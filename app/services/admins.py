@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from app.models import ROLES, Admin
-from app.services import DbSession, passwords
+from app.models import ROLES, Admin, utcnow
+from app.services import DbSession, audit, passwords
+from app.services.audit import SYSTEM, Actor
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
@@ -28,7 +29,14 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def create_admin(session: DbSession, email: str, password: str, role: str = "admin") -> Admin:
+def create_admin(
+    session: DbSession,
+    email: str,
+    password: str,
+    role: str = "admin",
+    actor: Actor = SYSTEM,
+    now: datetime | None = None,
+) -> Admin:
     """Create and commit an account; AdminError for a bad email, password, role or a duplicate."""
     address = normalise_email(email)
     if role not in ROLES:
@@ -41,6 +49,15 @@ def create_admin(session: DbSession, email: str, password: str, role: str = "adm
         raise AdminError("An account with this email already exists.")
     admin = Admin(email=address, password_hash=passwords.hash_password(password), role=role)
     session.add(admin)
+    session.flush()
+    audit.record(
+        session,
+        "admin.created",
+        now=now or utcnow(),
+        actor=actor,
+        target=admin,
+        details={"role": role},
+    )
     session.commit()
     return admin
 
@@ -85,6 +102,15 @@ def set_role(session: DbSession, actor: Admin, admin: Admin, role: str) -> None:
         raise AdminError(f"Role must be one of: {', '.join(ROLES)}.")
     if admin.role == "admin" and role != "admin" and _active_admins_excluding(session, admin) == 0:
         raise AdminError("At least one active admin must remain.")
+    if admin.role != role:
+        audit.record(
+            session,
+            "admin.role_changed",
+            now=utcnow(),
+            actor=_actor(actor),
+            target=admin,
+            details={"from": admin.role, "to": role},
+        )
     admin.role = role
     session.commit()
 
@@ -98,7 +124,13 @@ def set_active(session: DbSession, actor: Admin, admin: Admin, active: bool) -> 
     if admin.active != active:
         admin.active = active
         admin.session_version += 1
+        action = "admin.activated" if active else "admin.deactivated"
+        audit.record(session, action, now=utcnow(), actor=_actor(actor), target=admin)
     session.commit()
+
+
+def _actor(admin: Admin) -> Actor:
+    return Actor.admin(admin.id, admin.email)
 
 
 def list_admins(session: DbSession) -> list[Admin]:

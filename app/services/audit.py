@@ -79,3 +79,10 @@ def _target_label(target: Any) -> str:
         return target.label
     label = getattr(target, "owner_label", None) or getattr(target, "label", None)
     return str(label or getattr(target, "email", "") or "")
+
+
+def record_now(session: DbSession, action: str, **kwargs: Any) -> AuditEvent:
+    """Record an event that is itself the change (a sign-in, say) and commit it."""
+    event = record(session, action, **kwargs)
+    session.commit()
+    return event

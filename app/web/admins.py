@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from app.extensions import db
 from app.models import Admin
 from app.services import admins
+from app.services.audit import Actor
 from app.web.forms import ActionForm, NewAdminForm, RoleForm
 from app.web.security import admin_required
 
@@ -35,7 +36,11 @@ def create() -> Response | tuple[str, int]:
         return _page_with_errors(form), 400
     try:
         admin = admins.create_admin(
-            db.session, form.email.data or "", form.password.data or "", form.role.data or ""
+            db.session,
+            form.email.data or "",
+            form.password.data or "",
+            form.role.data or "",
+            actor=Actor.admin(current_user.id, current_user.email),
         )
     except admins.AdminError as exc:
         field = getattr(form, exc.field, form.email)

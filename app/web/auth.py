@@ -77,7 +77,7 @@ def _count_failure(email: str) -> None:
 def _audit(action: str, actor: Actor, outcome: str, message: str) -> None:
     """Record a sign-in event and commit it; the password never reaches the log."""
     details = {"ip": request.remote_addr or ""}
-    audit.record(
+    audit.record_now(
         db.session,
         action,
         now=utcnow(),
@@ -86,7 +86,6 @@ def _audit(action: str, actor: Actor, outcome: str, message: str) -> None:
         message=message,
         details=details,
     )
-    db.session.commit()
 
 
 def _anonymous(email: str) -> Actor:
