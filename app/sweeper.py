@@ -7,12 +7,13 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+import requests
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from app import locks, metrics
 from app.extensions import db
-from app.factorial import FactorialClient
+from app.factorial import FactorialClient, new_http_session
 from app.models import utcnow
 from app.services import api_keys, notify, sweep, tokens
 from app.settings import Settings
@@ -34,13 +35,22 @@ def notifier_from(settings: Settings) -> notify.Notifier:
 
 
 def client_factory(settings: Settings) -> tokens.ClientFactory:
-    """Build a client per use for a configured environment; KeyError for an unknown one."""
+    """Build a client per use for a configured environment; KeyError for an unknown one.
+
+    Clients are cheap, but their HTTP connections are not: each thread keeps one pooled
+    session per environment, so a sweep reuses keep-alive connections to Factorial."""
+    local = threading.local()
 
     def make(environment: str) -> FactorialClient:
+        config = settings.environments[environment]
+        sessions: dict[str, requests.Session] = local.__dict__.setdefault("sessions", {})
+        if environment not in sessions:
+            sessions[environment] = new_http_session()
         return FactorialClient(
-            settings.environments[environment],
+            config,
             connect_timeout=settings.factorial_connect_timeout,
             read_timeout=settings.factorial_read_timeout,
+            session=sessions[environment],
             observer=metrics.observe_provider,
         )
 

@@ -1,6 +1,6 @@
 """The only package that speaks HTTP to Factorial; it imports nothing of ours but settings types."""
 
-from app.factorial.client import FactorialClient, TokenKind
+from app.factorial.client import FactorialClient, TokenKind, new_http_session
 from app.factorial.errors import (
     FactorialError,
     Forbidden,
@@ -41,5 +41,6 @@ __all__ = [
     "Unauthorized",
     "UnexpectedResponse",
     "limit_for",
+    "new_http_session",
     "parse_retry_after",
 ]

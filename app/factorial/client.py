@@ -56,7 +56,7 @@ class FactorialClient:
         self._base = environment.base_url.rstrip("/")
         self._timeout = (connect_timeout, read_timeout)
         self._owns_session = session is None
-        self._session = session if session is not None else _single_attempt_session()
+        self._session = session if session is not None else new_http_session()
 
     def close(self) -> None:
         """Release pooled connections of a session this client created (not a lent one)."""
@@ -267,7 +267,8 @@ def _remote_key(item: object, what: str) -> RemoteApiKey:
     )
 
 
-def _single_attempt_session() -> requests.Session:
+def new_http_session() -> requests.Session:
+    """A session whose adapters never retry (a refresh POST must not be sent twice)."""
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=0)
     session.mount("https://", adapter)

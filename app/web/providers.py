@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from app.factorial import FactorialClient
 from app.services import notify, tokens
 from app.sweeper import client_factory, notifier_from, policy_from
@@ -9,8 +11,12 @@ from app.web.security import settings
 
 
 def client_for(environment: str) -> FactorialClient:
-    """A client for a configured environment; KeyError when it is not configured."""
-    return client_factory(settings())(environment)
+    """A client for a configured environment; KeyError when it is not configured. The factory
+    (and its per-thread keep-alive sessions) lives as long as the app."""
+    factory = current_app.extensions.get("factorial_clients")
+    if factory is None:
+        factory = current_app.extensions.setdefault("factorial_clients", client_factory(settings()))
+    return factory(environment)
 
 
 def policy() -> tokens.RefreshPolicy:
