@@ -21,6 +21,6 @@ echo
 echo "  Factorial Connect:  http://127.0.0.1:$APP_PORT   (sign in with the demo admin above)"
 echo "  Factorial sandbox:  $FACTORIAL_DEMO_BASE_URL"
 echo
-"$BIN/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$APP_PORT" --workers 2 wsgi:app &
+"$BIN/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$APP_PORT" --workers 1 --threads 8 wsgi:app &
 pids+=($!)
 wait -n "${pids[@]}"
