@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crypto import EncryptedText, Secret
@@ -41,6 +41,8 @@ class Connection(db.Model):  # type: ignore[name-defined]
         UniqueConstraint(
             "environment", "company_id", "kind", "employee_id", name="uq_connection_account"
         ),
+        # The dashboard's order: pages are read in index order, never sorted in full.
+        Index("ix_connections_listing", "company_name", "kind", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
