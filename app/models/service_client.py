@@ -32,7 +32,7 @@ class ServiceClient(db.Model):  # type: ignore[name-defined]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     grants: Mapped[list[ServiceClientGrant]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="client", cascade="all, delete-orphan"
     )
 
     @property

@@ -9,7 +9,7 @@ A 401 for a connection's token triggers one forced single-flight refresh and one
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -54,7 +54,7 @@ class ProxyRequest:
     path: str
     params: list[tuple[str, str]]
     body: bytes
-    headers: Mapping[str, str]
+    headers: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def _send(
             429, "rate_limited", "Factorial's POST limit for this credential is used up.",
             retry_after=max(1, wait),
         ) from None  # fmt: skip
-    headers = dict(clean_headers(request.headers.items(), _REQUEST_DROP))
+    headers = dict(clean_headers(request.headers, _REQUEST_DROP))
     try:
         return client.request(
             request.method, request.path, params=request.params, data=request.body,

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.services import DbSession, api_keys, audit, connections
@@ -49,16 +50,35 @@ def parse_secret(raw: str) -> tuple[int, str] | None:
     return int(parts[1]), parts[2]
 
 
-def authenticate(session: DbSession, raw: str) -> ServiceClient | None:
-    """The active client this bearer secret belongs to, or None (unknown, wrong, revoked)."""
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated client as the API needs it: read in one narrow query per request."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+    all_credentials: bool
+
+    @property
+    def label(self) -> str:
+        return f"service {self.name} (#{self.id})"
+
+
+def authenticate(session: DbSession, raw: str) -> Caller | None:
+    """The active client this bearer secret belongs to, or None (unknown, wrong, revoked).
+    Read fresh on every call, so a revocation holds at once in every worker."""
     parsed = parse_secret(raw)
     if parsed is None:
         return None
     client_id, random_part = parsed
-    client: ServiceClient | None = session.get(ServiceClient, client_id)
-    if client is None or not hmac.compare_digest(client.secret_digest, _digest(random_part)):
+    c = ServiceClient
+    query = select(c.name, c.secret_digest, c.scopes, c.all_credentials, c.revoked_at)
+    row = session.execute(query.where(c.id == client_id)).first()
+    if row is None or not hmac.compare_digest(row.secret_digest, _digest(random_part)):
         return None
-    return client if client.active else None
+    if row.revoked_at is not None:
+        return None
+    return Caller(client_id, row.name, frozenset(row.scopes.split()), row.all_credentials)
 
 
 def _clean_scopes(scopes: Iterable[str]) -> str:
@@ -138,15 +158,17 @@ def revoke(session: DbSession, client: ServiceClient, *, actor: Actor, now: date
     return True
 
 
-def may_use(client: ServiceClient, kind: str, credential_id: int) -> bool:
-    """Whether the client's grants cover this connection (`kind="connection"`) or API key."""
-    if client.all_credentials:
+def may_use(session: DbSession, caller: Caller, kind: str, credential_id: int) -> bool:
+    """Whether the caller's grants cover this connection (`kind="connection"`) or API key."""
+    if caller.all_credentials:
         return True
-    field = "connection_id" if kind == "connection" else "api_key_id"
-    return any(getattr(grant, field) == credential_id for grant in client.grants)
+    g = ServiceClientGrant
+    column = g.connection_id if kind == "connection" else g.api_key_id
+    granted = exists().where(g.client_id == caller.id, column == credential_id)
+    return bool(session.scalar(select(granted)))
 
 
-def visible_connections(session: DbSession, client: ServiceClient) -> list[Connection]:
+def visible_connections(session: DbSession, client: Caller) -> list[Connection]:
     query = select(Connection).order_by(Connection.id)
     if not client.all_credentials:
         granted = select(ServiceClientGrant.connection_id).where(
@@ -156,7 +178,7 @@ def visible_connections(session: DbSession, client: ServiceClient) -> list[Conne
     return list(session.scalars(query))
 
 
-def visible_api_keys(session: DbSession, client: ServiceClient) -> list[ApiKey]:
+def visible_api_keys(session: DbSession, client: Caller) -> list[ApiKey]:
     query = select(ApiKey).order_by(ApiKey.id)
     if not client.all_credentials:
         granted = select(ServiceClientGrant.api_key_id).where(
@@ -176,7 +198,7 @@ def get_client(session: DbSession, client_id: int) -> ServiceClient | None:
     return client
 
 
-def actor_for(client: ServiceClient) -> Actor:
+def actor_for(client: Caller) -> Actor:
     """How the audit log names a service client (admins' id column stays empty)."""
     return Actor("service", None, client.label)
 

@@ -22,6 +22,7 @@ from app.models import ApiKey, AuditEvent, Connection, ServiceClient
 from app.services import DbSession, audit, connections, notify, tokens
 from app.services.audit import Actor
 from app.services.lifecycle import reload
+from app.services.service_clients import Caller
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class UsageRecorder:
     def note(
         self,
         session: DbSession,
-        client: ServiceClient,
+        client: Caller,
         target: Connection | ApiKey,
         action: str,
         now: datetime,
@@ -192,7 +193,7 @@ class UsageRecorder:
 
 def write_usage(
     session: DbSession,
-    client: ServiceClient,
+    client: Caller,
     target: Connection | ApiKey,
     action: str,
     count: int,

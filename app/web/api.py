@@ -19,7 +19,7 @@ from limits import parse as parse_limit
 
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
-from app.models import ApiKey, Connection, ServiceClient, utcnow
+from app.models import ApiKey, Connection, utcnow
 from app.services import proxy, service_clients, vend
 from app.web.providers import client_for, notifier, policy
 from app.web.security import settings
@@ -81,9 +81,13 @@ def runtime() -> Runtime:
 
 
 def api_error(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Response:
-    response = jsonify(error=code, message=message, **extra)
+    response = jsonify(error=code, message=message, **(extra or {}))
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -110,8 +114,8 @@ def _authenticate() -> Response | None:
     return None
 
 
-def _client() -> ServiceClient:
-    return cast(ServiceClient, g.service_client)
+def _client() -> service_clients.Caller:
+    return cast(service_clients.Caller, g.service_client)
 
 
 class Refusal(Exception):
@@ -125,9 +129,9 @@ def _refused(exc: Refusal) -> Response:
     return exc.response
 
 
-def _require(scope: str) -> ServiceClient:
+def _require(scope: str) -> service_clients.Caller:
     client = _client()
-    if scope not in client.scope_set:
+    if scope not in client.scopes:
         raise Refusal(api_error(403, "insufficient_scope", f"This client lacks the {scope} scope."))
     return client
 
@@ -137,7 +141,7 @@ def _granted(kind: str, credential_id: int) -> Connection | ApiKey:
     row = db.session.get(model, credential_id) if credential_id <= MAX_ID else None
     if row is None:
         raise Refusal(api_error(404, "not_found", f"No such {kind.replace('_', ' ')}."))
-    if not service_clients.may_use(_client(), kind, credential_id):
+    if not service_clients.may_use(db.session, _client(), kind, credential_id):
         raise Refusal(api_error(403, "forbidden", f"This client may not use that {kind}."))
     return cast(Connection | ApiKey, row)
 
@@ -187,7 +191,7 @@ def token(connection_id: int) -> Response:
         vended = vend.vend_token(db.session, connection, _token_context(), actor=actor)
     except vend.Unavailable as exc:
         extra = {"cause": exc.cause} if exc.cause else {}
-        return api_error(409, exc.reason, exc.message, **extra)
+        return api_error(409, exc.reason, exc.message, extra=extra)
     runtime().usage.note(db.session, client, connection, "connection.token_vended", utcnow())
     expires = vended.expires_at.isoformat() if vended.expires_at else None
     response = jsonify(
@@ -204,7 +208,7 @@ def _proxy_request(path: str) -> proxy.ProxyRequest:
         path=path,
         params=list(request.args.items(multi=True)),
         body=request.get_data(cache=False),
-        headers=request.headers,
+        headers=list(request.headers.items()),
     )
 
 
