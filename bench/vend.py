@@ -1,0 +1,223 @@
+"""Benchmark: the token endpoint against a bare Flask endpoint, same gunicorn config, same run.
+
+Starts gunicorn with the production config (`gunicorn.conf.py`, APP_ENV=production pointed at
+https://api.factorialhr.com — never called: the seeded token expires in a year) on 127.0.0.1,
+seeds one connection and one service client, and measures requests/s, p50 and p99 of
+`GET /api/v1/connections/1/token` at concurrency 16; then serves `bare_app()` (a constant JSON)
+with the same command and measures it the same way. Prints both and the ratio
+(targets: ≥ 0.6 of the bare endpoint's requests/s, p99 ≤ 20 ms).
+Uses `wrk` when installed, else a Python load generator (threads + keep-alive sessions).
+Run by hand: `.venv/bin/python bench/vend.py [--seconds 10] [--concurrency 16]`.
+Set BENCH_DATABASE_URL to run against PostgreSQL instead of a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cryptography.fernet import Fernet  # noqa: E402
+from flask import Flask  # noqa: E402
+
+BIN = Path(sys.executable).parent
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def bare_app() -> Flask:
+    """The yardstick: a Flask app with one endpoint returning a constant JSON. It carries the
+    settings only because the shared gunicorn config's worker hook reads them."""
+    from app.settings import load_settings
+
+    app = Flask("bare")
+    app.extensions["settings"] = load_settings(instance_path=Path(os.environ["INSTANCE_PATH"]))
+    app.add_url_rule("/bare", "bare", lambda: {"ok": True})
+    return app
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY="b" * 48,
+        TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        FACTORIAL_BASE_URL="https://api.factorialhr.com",
+        FACTORIAL_CLIENT_ID="bench",
+        FACTORIAL_CLIENT_SECRET="bench-client-secret",
+        FACTORIAL_REDIRECT_URI="https://connect.example.com/oauth/callback",
+        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
+        INSTANCE_PATH=str(tmp),
+        SCHEDULER="off",
+        GUNICORN_ACCESSLOG=str(tmp / "access.log"),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def reset_postgres(url: str) -> None:
+    """A PostgreSQL bench database starts empty, like the test suite's."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def seed(env: dict[str, str]) -> tuple[int, str]:
+    """Migrate, store a connection whose token expires in a year and a client: (id, secret)."""
+    os.environ.update(env)
+    if env["DATABASE_URL"].startswith("postgresql"):
+        reset_postgres(env["DATABASE_URL"])
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.crypto import Secret
+    from app.extensions import db
+    from app.models import Connection, utcnow
+    from app.services import service_clients
+    from app.services.audit import Actor
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        now = utcnow()
+        connection = Connection(
+                environment="production", kind="user", company_id="1", employee_id="1",
+                access_token=Secret("a" * 43), refresh_token=Secret("r" * 43),
+                expires_at=now + timedelta(days=365), refresh_token_issued_at=now,
+        )  # fmt: skip
+        db.session.add(connection)
+        db.session.commit()
+        _, secret = service_clients.create(
+            db.session, name="bench", scopes=["token:read"], all_credentials=True,
+            actor=Actor("cli", None, "bench"), now=now,
+        )  # fmt: skip
+        return int(connection.id), secret
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(target: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    with log.open("ab") as out:
+        process = subprocess.Popen([*command, target], cwd=ROOT, env=env, stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(1.0)  # let every worker finish booting
+                return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"gunicorn did not start; see {log}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def with_wrk(
+    url: str, headers: dict[str, str], seconds: int, concurrency: int
+) -> tuple[float, ...]:
+    args = ["wrk", "-t", "4", "-c", str(concurrency), "-d", f"{seconds}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"{errors.group(1)} failed requests to {url}")
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * UNITS[unit]
+
+    return rps, percentile("50"), percentile("99")
+
+
+def with_threads(
+    url: str, headers: dict[str, str], seconds: int, concurrency: int
+) -> tuple[float, ...]:
+    import requests
+
+    latencies: list[float] = []
+    lock, stop_at = threading.Lock(), time.perf_counter() + seconds
+
+    def loop() -> None:
+        session, mine = requests.Session(), []
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            session.get(url, headers=headers, timeout=10).raise_for_status()
+            mine.append((time.perf_counter() - started) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=loop) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cuts = statistics.quantiles(latencies, n=100)
+    return len(latencies) / seconds, cuts[49], cuts[98]
+
+
+def measure(target: str, path: str, headers: dict[str, str], env: dict[str, str], tmp: Path,
+            args: argparse.Namespace) -> tuple[float, ...]:  # fmt: skip
+    process, base = serve(target, env, tmp / "gunicorn.log")
+    run = with_wrk if shutil.which("wrk") else with_threads
+    try:
+        run(base + path, headers, 2, args.concurrency)  # warm-up
+        return run(base + path, headers, args.seconds, args.concurrency)
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-vend-") as name:
+        tmp = Path(name)
+        env = environment(tmp)
+        connection_id, secret = seed(env)
+        auth = {"Authorization": f"Bearer {secret}"}
+        path = f"/api/v1/connections/{connection_id}/token"
+        token = measure("wsgi:app", path, auth, env, tmp, args)
+        bare = measure("bench.vend:bare_app()", "/bare", {}, env, tmp, args)
+    tool = "wrk" if shutil.which("wrk") else "python threads"
+    print(
+        f"load: {tool}, concurrency {args.concurrency}, {args.seconds} s each, same gunicorn config"
+    )
+    for label, (rps, p50, p99) in (("token endpoint", token), ("bare endpoint", bare)):
+        print(f"{label:<15} {rps:9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    ratio = token[0] / bare[0]
+    print(f"ratio {ratio:.2f} (target ≥ 0.6); token p99 {token[2]:.2f} ms (target ≤ 20 ms)")
+
+
+if __name__ == "__main__":
+    main()
