@@ -1,0 +1,126 @@
+"""The Services page and `flask service-clients`: create (secret shown once), list, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ServiceClient
+from tests.conftest import VIEWER_EMAIL, AuthActions
+from tests.test_api_helpers import bearer, count_rows, make_client
+
+SECRET_RE = re.compile(r"fcs_\d+_[A-Za-z0-9_-]{40,}")
+
+
+def create_through_page(client: FlaskClient, auth: AuthActions, **fields: object) -> object:
+    data = {"csrf_token": auth.csrf("/services/new"), "name": "Payroll sync",
+            "scopes": ["token:read"], "reach": "all", **fields}  # fmt: skip
+    return client.post("/services/new", data=data)
+
+
+def test_creating_shows_the_secret_once_on_the_answer_page(
+    client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    auth.login()
+    response = create_through_page(client, auth)
+    secret = SECRET_RE.search(response.get_data(as_text=True))
+    assert (response.status_code, secret is not None) == (200, True)
+
+
+def test_the_secret_is_never_shown_again(
+    client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    auth.login()
+    create_through_page(client, auth)
+    assert SECRET_RE.search(client.get("/services/").get_data(as_text=True)) is None
+
+
+def test_the_new_secret_works_on_the_api(
+    client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    auth.login()
+    page = create_through_page(client, auth).get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(0)  # type: ignore[union-attr]
+    anonymous = client.application.test_client()
+    assert anonymous.get("/api/v1/connections", headers=bearer(secret)).status_code == 200
+
+
+def test_only_a_sha256_of_the_random_part_is_stored(app: Flask) -> None:
+    secret = make_client(app, everything=True)
+    random_part = secret.split("_", 2)[2]
+    with app.app_context():
+        stored = db.session.scalar(select(ServiceClient.secret_digest))
+    assert stored == hashlib.sha256(random_part.encode()).hexdigest()
+
+
+def test_a_client_without_scopes_is_refused(
+    app: Flask, client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    auth.login()
+    response = create_through_page(client, auth, scopes=[])
+    assert (response.status_code, count_rows(app, ServiceClient)) == (400, 0)
+
+
+def test_a_client_with_nothing_granted_is_refused(
+    app: Flask, client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    auth.login()
+    response = create_through_page(client, auth, reach="chosen")
+    assert (response.status_code, count_rows(app, ServiceClient)) == (400, 0)
+
+
+def test_viewers_cannot_create(
+    client: FlaskClient, auth: AuthActions, admin_id: int, viewer_id: int
+) -> None:
+    auth.login(VIEWER_EMAIL)
+    assert client.get("/services/new").status_code == 403
+
+
+def test_viewers_see_the_list(
+    app: Flask, client: FlaskClient, auth: AuthActions, viewer_id: int
+) -> None:
+    make_client(app, everything=True)
+    auth.login(VIEWER_EMAIL)
+    assert "Payroll sync" in client.get("/services/").get_data(as_text=True)
+
+
+def test_revoking_stops_the_secret_at_once(
+    app: Flask, client: FlaskClient, auth: AuthActions, admin_id: int
+) -> None:
+    secret = make_client(app, everything=True)
+    auth.login()
+    client_id = secret.split("_")[1]
+    data = {"csrf_token": auth.csrf("/services/")}
+    response = client.post(f"/services/{client_id}/revoke", data=data)
+    api = app.test_client().get("/api/v1/connections", headers=bearer(secret))
+    assert (response.status_code, api.status_code) == (303, 401)
+
+
+def test_cli_creates_and_prints_the_secret(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["service-clients", "create", "Reports", "--scope", "proxy"])
+    secret = SECRET_RE.search(result.output).group(0)  # type: ignore[union-attr]
+    response = app.test_client().get("/api/v1/connections", headers=bearer(secret))
+    assert (result.exit_code, response.status_code) == (0, 200)
+
+
+def test_cli_refuses_an_unknown_connection(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["service-clients", "create", "Reports", "--connection", "42"])
+    assert (result.exit_code, "no connection 42" in result.output) == (1, True)
+
+
+def test_cli_revokes(app: Flask, runner: FlaskCliRunner) -> None:
+    secret = make_client(app, everything=True)
+    result = runner.invoke(args=["service-clients", "revoke", secret.split("_")[1]])
+    response = app.test_client().get("/api/v1/connections", headers=bearer(secret))
+    assert (result.exit_code, response.status_code) == (0, 401)
+
+
+def test_cli_list_never_prints_a_secret(app: Flask, runner: FlaskCliRunner) -> None:
+    secret = make_client(app, everything=True)
+    output = runner.invoke(args=["service-clients", "list"]).output
+    assert ("Payroll sync" in output, secret in output) == (True, False)
