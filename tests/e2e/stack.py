@@ -19,7 +19,6 @@ import requests
 from sandbox.testing import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 ADMIN_EMAIL = "ada@example.com"
 VIEWER_EMAIL = "vera@example.com"
@@ -63,7 +62,7 @@ def app_env(folder: Path, port: int, sandbox_url: str, **extra: str) -> dict[str
 
 def flask(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Popen[str]:
     """Start `flask --app wsgi …`; `finish` waits for it and fails on a non-zero exit."""
-    command = [str(BIN / "flask"), "--app", "wsgi", *args]
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -110,7 +109,7 @@ def running_stack(
         finish(flask(env, "db", "upgrade"))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         with (ARTIFACTS / f"{name}-gunicorn.log").open("w") as log:
-            command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "2"]
+            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2"]
             command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
             try:
