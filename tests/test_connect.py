@@ -213,3 +213,19 @@ def test_expired_state_is_refused_without_a_token_request(
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=11)):
         response = client.get(callback)
     assert (response.status_code, token_requests(sandbox), count_connections(app)) == (400, 0, 0)
+
+
+def test_user_token_learns_the_company_name_from_a_company_token(
+    app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
+) -> None:
+    connect_account(client, signed_in, sandbox, "company", ACME_ADMIN)
+    response = connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE)
+    assert load_connection(app, connection_id_from(response)).company_name == "Acme Robotics"
+
+
+def test_company_token_names_the_company_of_earlier_user_tokens(
+    app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
+) -> None:
+    user = connection_id_from(connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE))
+    connect_account(client, signed_in, sandbox, "company", ACME_ADMIN)
+    assert load_connection(app, user).company_name == "Acme Robotics"

@@ -222,6 +222,7 @@ def _store(
         session.add(connection)
     was_broken = bool(connection.needs_reconnect_cause or connection.revoked_at)
     apply_identity(connection, info)
+    share_company_name(session, connection)
     apply_tokens(connection, token, now)
     connection.last_health_check_at = now  # the credentials call just proved the token works
     connection.connected_by_id = actor.id
@@ -256,6 +257,26 @@ def apply_identity(connection: Connection, info: CredentialInfo) -> None:
     if connection.kind == "user":
         connection.employee_name = info.full_name or ""
         connection.employee_email = info.email or ""
+
+
+def share_company_name(session: DbSession, connection: Connection) -> None:
+    """User tokens do not learn the company's name from Factorial; company tokens do. Give each
+    connection of a company the name any of them knows."""
+    same_company = (
+        Connection.environment == connection.environment,
+        Connection.company_id == connection.company_id,
+    )
+    if connection.company_name:
+        session.execute(
+            update(Connection)
+            .where(*same_company, Connection.company_name == "")
+            .values(company_name=connection.company_name)
+        )
+        return
+    known = session.scalar(
+        select(Connection.company_name).where(*same_company, Connection.company_name != "").limit(1)
+    )
+    connection.company_name = known or ""
 
 
 def token_values(token: TokenResponse, now: datetime) -> dict[str, Any]:
