@@ -14,7 +14,7 @@ from tests.e2e.stack import ADMIN_EMAIL, Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 ANA, BRUNO = 1001, 1002  # the sandbox's Acme admin and one of its employees
-ACCESS_TOKEN_TTL, REFRESH_MARGIN = 8, 3  # the sweep refreshes a user token 5 s after issue
+ACCESS_TOKEN_TTL, REFRESH_MARGIN = 10, 4  # the sweep refreshes a user token 6 s after issue
 
 
 @pytest.fixture(scope="module")
