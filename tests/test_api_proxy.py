@@ -184,3 +184,16 @@ def test_proxy_answer_is_json_when_factorial_says_so(
 ) -> None:
     response = client.get(via_key(api_key_id, CREDENTIALS), headers=bearer(key_secret))
     assert json.loads(response.get_data())["data"][0]["company_id"] == 1
+
+
+@pytest.fixture
+def impatient(app_settings: dict[str, object]) -> None:
+    app_settings["FACTORIAL_READ_TIMEOUT"] = "0.5"
+
+
+def test_factorial_too_slow_is_a_504(
+    impatient: None, client: FlaskClient, sandbox: SandboxServer, api_key_id: int, key_secret: str
+) -> None:
+    sandbox.fault(f"/api/{CREDENTIALS}", mode="delay", delay=2.0)
+    response = client.get(via_key(api_key_id, CREDENTIALS), headers=bearer(key_secret))
+    assert (response.status_code, response.get_json()["error"]) == (504, "upstream_timeout")
