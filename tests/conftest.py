@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -16,8 +18,10 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from app.logging import JsonFormatter
 from app.models import Admin
 from app.services import admins
+from app.settings import SANDBOX_CLIENT_SECRET
 from sandbox.testing import SandboxServer
 
 ADMIN_EMAIL = "ada@example.com"
@@ -46,6 +50,30 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+CANARY_SECRET_KEY = "canary-secret-key-" + "k" * 40
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every log record of the whole run, at DEBUG, written as JSON lines; at the end each line
+    must parse and none may carry a canary secret (password, signing key, client secret)."""
+    path = tmp_path_factory.mktemp("logs") / "suite.jsonl"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    handler.close()
+    canaries = (PASSWORD, CANARY_SECRET_KEY, SANDBOX_CLIENT_SECRET)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    leaks = [
+        line[:200] for line in lines if any(c in json.loads(line)["message"] for c in canaries)
+    ]
+    assert leaks == [], f"secrets reached the logs: {leaks[:3]}"
+
+
 @pytest.fixture(scope="session")
 def factorial_sandbox() -> Iterator[SandboxServer]:
     """One real sandbox process (Factorial's stand-in) for the whole run, over HTTP on loopback."""
@@ -72,6 +100,7 @@ def app_settings(tmp_path: Path, database_url: str, sandbox: SandboxServer) -> d
         "SESSION_COOKIE_SECURE": "false",
         "SCHEDULER": "off",
         "LOG_LEVEL": "DEBUG",
+        "SECRET_KEY": CANARY_SECRET_KEY,
     }
 
 
