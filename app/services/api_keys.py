@@ -188,7 +188,7 @@ def _refuse_duplicate(session: DbSession, environment: str, key_digest: str) -> 
 def _record_failed_add(
     session: DbSession, error: ApiKeyError, *, actor: Actor, environment: str, now: datetime
 ) -> None:
-    audit.record(
+    audit.record_now(
         session,
         "api_key.add_failed",
         now=now,
@@ -197,7 +197,6 @@ def _record_failed_add(
         message=error.message,
         details={"reason": error.reason, "environment": environment},
     )
-    session.commit()
 
 
 def verify(

@@ -322,7 +322,7 @@ def _record_failure(
     session: DbSession, error: ConnectError, *, actor: Actor, environment: str, now: datetime
 ) -> None:
     """Audit a failed exchange (rejected callbacks are only logged: they change nothing)."""
-    audit.record(
+    audit.record_now(
         session,
         "connection.connect_failed",
         now=now,
@@ -331,4 +331,3 @@ def _record_failure(
         message=error.message,
         details={"reason": error.reason, "environment": environment},
     )
-    session.commit()

@@ -33,19 +33,22 @@ CAUSES = {
 }
 
 
-def connection_payload(connection: Connection) -> dict[str, Any]:
-    """What a webhook may say about a connection: identities and states, never a token."""
+def connection_identity(connection: Connection) -> dict[str, Any]:
+    """Who a connection is, as webhooks and the service API show it: never a token."""
     return {
-        "connection": {
-            "id": connection.id,
-            "environment": connection.environment,
-            "kind": connection.kind,
-            "company_id": connection.company_id,
-            "company_name": connection.company_name,
-            "employee_id": connection.employee_id or None,
-            "owner": connection.owner_label,
-        }
+        "id": connection.id,
+        "environment": connection.environment,
+        "kind": connection.kind,
+        "company_id": connection.company_id,
+        "company_name": connection.company_name,
+        "employee_id": connection.employee_id or None,
+        "owner": connection.owner_label,
     }
+
+
+def connection_payload(connection: Connection) -> dict[str, Any]:
+    """What a webhook says about a connection."""
+    return {"connection": connection_identity(connection)}
 
 
 def announce(

@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.services import DbSession, api_keys, audit, connections
 from app.services.audit import Actor
+from app.services.lifecycle import connection_identity
 
 PREFIX = "fcs"
 NAME_LIMIT = 120
@@ -207,13 +208,7 @@ def describe_connection(connection: Connection, now: datetime, margin: timedelta
     """What a service may know about a connection: identity, status and expiry, never a token."""
     status = connections.status_of(connection, now, margin)
     return {
-        "id": connection.id,
-        "environment": connection.environment,
-        "kind": connection.kind,
-        "company_id": connection.company_id,
-        "company_name": connection.company_name,
-        "employee_id": connection.employee_id or None,
-        "owner": connection.owner_label,
+        **connection_identity(connection),
         "status": {"code": status.code, "label": status.label, "detail": status.detail},
         "expires_at": _iso(connection.expires_at),
         "last_used_at": _iso(connection.last_used_at),
