@@ -154,6 +154,13 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+@pytest.fixture
+def signed_in(auth: AuthActions, admin_id: int) -> AuthActions:
+    """The test client, signed in as the admin."""
+    auth.login()
+    return auth
+
+
 def make_account(app: Flask, email: str, role: str) -> int:
     with app.app_context():
         return admins.create_admin(db.session, email, PASSWORD, role).id

@@ -30,12 +30,6 @@ from tests.conftest import AuthActions
 pytestmark = pytest.mark.usefixtures("admin_id")
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def test_pasted_key_is_verified_and_stored_with_its_company(
     app: Flask, client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer
 ) -> None:

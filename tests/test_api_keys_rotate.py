@@ -27,12 +27,6 @@ from tests.conftest import AuthActions
 pytestmark = pytest.mark.usefixtures("admin_id")
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def rotate(client: FlaskClient, auth: AuthActions, key_id: int) -> str:
     """POST Rotate; returns the page it lands on."""
     response = post_action(client, auth, f"/api-keys/{key_id}/rotate")

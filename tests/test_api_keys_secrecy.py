@@ -28,12 +28,6 @@ from tests.conftest import VIEWER_EMAIL, AuthActions
 pytestmark = pytest.mark.usefixtures("admin_id")
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def whole_flow(client: FlaskClient, auth: AuthActions, sandbox: SandboxServer) -> list[str]:
     """Add, fail to add twice, view, verify, create, rotate (one partial), list remote, reject,
     delete. Returns every page body seen on the way."""

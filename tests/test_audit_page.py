@@ -43,12 +43,6 @@ def rows(html: str) -> int:
     return html.count("<tr>") - 1
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions, admin_id: int) -> AuthActions:
-    auth.login()
-    return auth
-
-
 @contextmanager
 def counting_statements(app: Flask) -> Iterator[list[str]]:
     statements: list[str] = []

@@ -28,12 +28,6 @@ from tests.flows import (
 pytestmark = pytest.mark.usefixtures("admin_id")
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def test_connect_page_explains_both_token_kinds(
     client: FlaskClient, signed_in: AuthActions
 ) -> None:

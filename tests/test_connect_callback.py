@@ -36,12 +36,6 @@ from tests.flows import (
 pytestmark = pytest.mark.usefixtures("admin_id")
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def genuine_callback(client: FlaskClient, auth: AuthActions, sandbox: SandboxServer) -> str:
     return approve(sandbox, start_connect(client, auth), ACME_ADMIN)
 

@@ -21,12 +21,6 @@ pytestmark = pytest.mark.usefixtures("admin_id")
 
 
 @pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
-@pytest.fixture
 def user_connection(client: FlaskClient, signed_in: AuthActions, sandbox: SandboxServer) -> int:
     return connect_user(client, signed_in, sandbox)
 

@@ -31,12 +31,6 @@ pytestmark = pytest.mark.usefixtures("admin_id")
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def signed_in(auth: AuthActions) -> AuthActions:
-    auth.login()
-    return auth
-
-
 def sweep_on_day(app: Flask, sandbox: SandboxServer, start: datetime, day: int) -> None:
     sandbox.set_clock(day * DAY.total_seconds())
     with time_machine.travel(start + day * DAY, tick=False):
