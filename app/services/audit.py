@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert as sql_insert
+
 from app.models import AuditEvent
 from app.services import DbSession
 
@@ -49,21 +51,52 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an event (not committed here). `target` is a model with `id`; its kind names the type."""
-    event = AuditEvent(
-        created_at=now,
-        action=action,
-        outcome=outcome,
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label[:254],
-        target_type=_target_type(target),
-        target_id=getattr(target, "id", None),
-        target_label=_target_label(target)[:255],
-        message=message[:MESSAGE_LIMIT],
-        details=details or {},
-    )
+    event = AuditEvent(**_values(action, now, actor, target, outcome, message, details))
     session.add(event)
     return event
+
+
+_INSERT = sql_insert(AuditEvent.__table__)
+
+
+def insert(
+    session: DbSession,
+    action: str,
+    *,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    target: TargetRef | None = None,
+    outcome: str = "ok",
+    message: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """`record` for hot paths: the row is inserted now (still not committed), with no model
+    object built, flushed or tracked by the session."""
+    session.execute(_INSERT, _values(action, now, actor, target, outcome, message, details))
+
+
+def _values(
+    action: str,
+    now: datetime,
+    actor: Actor,
+    target: Any,
+    outcome: str,
+    message: str,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "created_at": now,
+        "action": action,
+        "outcome": outcome,
+        "actor_type": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label[:254],
+        "target_type": _target_type(target),
+        "target_id": getattr(target, "id", None),
+        "target_label": _target_label(target)[:255],
+        "message": message[:MESSAGE_LIMIT],
+        "details": details or {},
+    }
 
 
 def _target_type(target: Any) -> str:

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Row, bindparam, or_, update
 
 from app.factorial import (
     FactorialClient,
@@ -40,7 +41,6 @@ from app.services.lifecycle import (
     reconnect_cause,
     release_attempt,
     reload,
-    take_lease,
 )
 
 log = logging.getLogger(__name__)
@@ -125,32 +125,99 @@ def refresh_connection(
     force: bool = False,
 ) -> RefreshOutcome:
     """Refresh one connection if due (or `force`), following the single-flight protocol."""
-    owner = secrets.token_hex(8)
     now = clock()
-    if not take_lease(session, connection_id, owner, now, policy.lease):
-        session.rollback()
-        return RefreshOutcome("busy", connection_id, "Another refresh is in progress.")
-    connection = reload(session, connection_id)
-    if connection is None:
-        session.rollback()
-        return RefreshOutcome("not_refreshable", connection_id, "No such connection.")
-    decision = _decide(session, connection, now, policy, notifier, force)
-    if decision is not None:
-        return decision
+    leased = _lease(session, connection_id, now, policy, notifier, force)
+    if isinstance(leased, RefreshOutcome):
+        return leased
     attempt = _Attempt(
         connection_id=connection_id,
-        environment=connection.environment,
-        refresh_token=connection.refresh_token.reveal(),  # type: ignore[union-attr]
+        environment=leased.environment,
+        refresh_token=leased.refresh_token.reveal(),  # type: ignore[union-attr]
         id=secrets.token_hex(8),
-        target=TargetRef("connection", connection_id, connection.owner_label),
+        target=TargetRef("connection", connection_id, _owner_label(leased)),
     )
-    connection.attempt_id = attempt.id
-    connection.attempt_started_at = now
-    connection.attempt_fingerprint = digest(attempt.refresh_token)
+    session.execute(
+        _RECORD_ATTEMPT,
+        {"b_id": connection_id, "attempt_id": attempt.id, "attempt_started_at": now,
+         "attempt_fingerprint": digest(attempt.refresh_token)},
+    )  # fmt: skip
     session.commit()
     return _call_and_settle(
         session, clients, attempt, clock=clock, policy=policy, notifier=notifier, actor=actor
     )
+
+
+def _lease(
+    session: DbSession,
+    connection_id: int,
+    now: datetime,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    force: bool,
+) -> Row[Any] | Connection | RefreshOutcome:
+    """Take the lease and re-read the row: what to refresh (lease kept, not committed), or
+    why not (lease given back). The common case needs nothing but the leased row."""
+    row = session.execute(
+        _LEASE,
+        {"b_id": connection_id, "b_now": now, "b_owner": secrets.token_hex(8),
+         "b_until": now + policy.lease},
+    ).first()  # fmt: skip
+    if row is None:
+        session.rollback()
+        return RefreshOutcome("busy", connection_id, "Another refresh is in progress.")
+    if _plainly_due(row, now, policy, force):
+        return row
+    connection = reload(session, connection_id)
+    if connection is None:
+        session.rollback()
+        return RefreshOutcome("not_refreshable", connection_id, "No such connection.")
+    return _decide(session, connection, now, policy, notifier, force) or connection
+
+
+_COLUMNS = Connection.__table__.c
+# The lease (compare-and-set) returns in the same statement what the decision needs: SQLite
+# >= 3.35 and PostgreSQL both have UPDATE ... RETURNING. Statements are built once: building
+# one costs more than running it.
+_LEASE = (
+    update(Connection.__table__)
+    .where(
+        _COLUMNS.id == bindparam("b_id"),
+        or_(_COLUMNS.lease_expires_at.is_(None), _COLUMNS.lease_expires_at <= bindparam("b_now")),
+    )
+    .values(lease_owner=bindparam("b_owner"), lease_expires_at=bindparam("b_until"))
+    .returning(
+        *(
+            _COLUMNS[name]
+            for name in (
+                "environment", "kind", "company_id", "company_name", "employee_id",
+                "employee_name", "employee_email", "refresh_token", "expires_at",
+                "refresh_token_issued_at", "next_retry_at", "attempt_id",
+                "needs_reconnect_cause", "revoked_at", "revoke_requested_at",
+            )
+        )
+    )
+)  # fmt: skip
+_RECORD_ATTEMPT = update(Connection.__table__).where(_COLUMNS.id == bindparam("b_id"))
+_STORE = update(Connection.__table__).where(
+    _COLUMNS.id == bindparam("b_id"), _COLUMNS.attempt_id == bindparam("b_attempt")
+)
+
+
+def _plainly_due(row: Row[Any], now: datetime, policy: RefreshPolicy, force: bool) -> bool:
+    """Refreshable, no attempt left behind, due (or forced) and not backing off. Anything
+    else is decided on the whole row by `_decide`."""
+    if not refreshable(row) or row.attempt_id:  # type: ignore[arg-type]
+        return False
+    if force:
+        return True
+    backing_off = row.next_retry_at is not None and row.next_retry_at > now
+    return is_due(row, now, policy) and not backing_off  # type: ignore[arg-type]
+
+
+def _owner_label(row: Row[Any] | Connection) -> str:
+    """`Connection.owner_label`, also of a row that is not a loaded model."""
+    label: str = Connection.owner_label.fget(row)  # type: ignore[attr-defined]
+    return label
 
 
 @dataclass(frozen=True)
@@ -227,20 +294,21 @@ def _store(
     """Commit the new pair at once, compare-and-set on our attempt id."""
     values = token_values(token, now)
     stored = session.execute(
-        update(Connection)
-        .where(Connection.id == attempt.connection_id, Connection.attempt_id == attempt.id)
-        .values(
+        _STORE,
+        {
             **values,
-            attempt_id="",
-            attempt_started_at=None,
-            attempt_fingerprint="",
-            outcome_unknown=False,
-            lease_owner="",
-            lease_expires_at=None,
-            last_refresh_at=now,
-            failure_count=0,
-            next_retry_at=None,
-        )
+            "attempt_id": "",
+            "attempt_started_at": None,
+            "attempt_fingerprint": "",
+            "outcome_unknown": False,
+            "lease_owner": "",
+            "lease_expires_at": None,
+            "last_refresh_at": now,
+            "failure_count": 0,
+            "next_retry_at": None,
+            "b_id": attempt.connection_id,
+            "b_attempt": attempt.id,
+        },
     )
     if stored.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
@@ -250,7 +318,7 @@ def _store(
         )
         return RefreshOutcome("transient", attempt.connection_id, "The refresh was superseded.")
     expires_at = values["expires_at"]
-    audit.record(
+    audit.insert(
         session,
         "connection.refreshed",
         now=now,
