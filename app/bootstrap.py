@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import crypto
-from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.extensions import csrf, db, login_manager, migrate
 from app.logging import setup_logging
+from app.reads import is_read_only, reader_engine
 from app.request_id import end_request, start_request
 from app.settings import Settings
 
@@ -41,8 +44,6 @@ def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         PERMANENT_SESSION_LIFETIME=12 * 3600,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=1024 * 1024,
-        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_HEADERS_ENABLED=True,
     )
     if settings.proxy_fix_x_for or settings.proxy_fix_x_proto:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -88,9 +89,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock at BEGIN: a read-then-write transaction can then never fail
-    with a stale snapshot when another worker wrote in between (it waits instead)."""
-    if _is_sqlite(connection.connection.dbapi_connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with a stale snapshot when another worker wrote in between (it waits instead). Read-only
+    connections (`app.reads`) begin deferred and never wait for the lock."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if _is_sqlite(dbapi_connection):
+        # Straight to the driver: SQLAlchemy's own execute path would add its overhead to
+        # every transaction, and this statement needs none of it.
+        dbapi_connection.execute("BEGIN" if is_read_only(connection) else "BEGIN IMMEDIATE")
 
 
 def register_logging(app: Flask, settings: Settings) -> None:
@@ -121,9 +126,17 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
         use_fast_hashing()
     db.init_app(app)
+    with app.app_context():
+        connect_args = _engine_options(settings.database_url).get("connect_args", {})
+        app.extensions["read_engine"] = reader_engine(db.engine, connect_args)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
+    # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).
+    # Flask-Limiter is not used: no route has a declared limit, and its per-request hooks would
+    # cost every request, the service API's hot path included, for nothing.
+    app.extensions["login_throttle"] = MovingWindowRateLimiter(
+        storage_from_string(settings.ratelimit_storage_uri)
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

@@ -173,7 +173,8 @@ def test_proxy_use_is_audited_per_credential(
 ) -> None:
     app.config["API_USAGE_INTERVAL"] = 0
     for _ in range(3):
-        client.get(via_key(api_key_id, CREDENTIALS), headers=bearer(key_secret))
+        # A server closes each response after sending it: that is when usage is written.
+        client.get(via_key(api_key_id, CREDENTIALS), headers=bearer(key_secret)).close()
     rows = audit_rows(app, "api_key.proxied")
     assert [(r["target_id"], r["count"]) for r in rows] == [(api_key_id, 3)]
     assert last_used(app, ApiKey, api_key_id) is not None

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -23,6 +28,7 @@ user_connection = helpers.user_connection
 
 def vend(client: FlaskClient, secret: str, connection_id: int) -> tuple[int, dict[str, object]]:
     response = client.get(f"/api/v1/connections/{connection_id}/token", headers=bearer(secret))
+    response.close()  # as a server does once the answer is sent: usage is written then
     return response.status_code, response.get_json()
 
 
@@ -140,3 +146,35 @@ def test_audit_rows_never_hold_the_token(
     token = vend(client, secret, user_connection)[1]["access_token"]
     assert str(token) not in repr(audit_rows(app, "connection.token_vended"))
     assert secret not in repr(audit_rows(app, "service_client.created"))
+
+
+def test_token_is_served_while_another_process_holds_the_write_lock(
+    app: Flask, client: FlaskClient, user_connection: int, database_url: str
+) -> None:
+    """Vending only reads, so on SQLite it begins deferred, and its usage count is written after
+    the answer: a writer elsewhere (the sweep, an admin, another worker) never delays a token."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's; PostgreSQL readers never wait for writers")
+    secret = make_client(app, connections=(user_connection,))
+    answers: list[int] = []
+
+    def call() -> None:
+        path = f"/api/v1/connections/{user_connection}/token"
+        response = client.get(path, headers=bearer(secret))
+        answers.append(response.status_code)
+        response.close()  # the first use is due to be written: it waits for the lock
+
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    caller = threading.Thread(target=call)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        caller.start()
+        deadline = time.monotonic() + 10
+        while not answers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert answers == [200], "the token endpoint waited for the write lock"
+    finally:
+        writer.rollback()
+        writer.close()
+        caller.join()
+    assert last_used(app, Connection, user_connection) is not None  # written once released

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection as SqlConnection
+from sqlalchemy import bindparam, exists, select
 
 from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.services import DbSession, api_keys, audit, connections
@@ -65,21 +66,38 @@ class Caller:
         return f"service {self.name} (#{self.id})"
 
 
-def authenticate(session: DbSession, raw: str) -> Caller | None:
+_c = ServiceClient.__table__.c
+# What authentication reads, labelled so other queries can carry it along (`vend.peek`).
+CLIENT_COLUMNS = tuple(
+    column.label(f"client_{column.name}")
+    for column in (_c.name, _c.secret_digest, _c.scopes, _c.all_credentials, _c.revoked_at)
+)
+# Built once: every API request runs it, and building a statement costs more than running it.
+_AUTHENTICATE = select(*CLIENT_COLUMNS).where(_c.id == bindparam("client_id"))
+
+
+def authenticate(session: DbSession | SqlConnection, raw: str) -> Caller | None:
     """The active client this bearer secret belongs to, or None (unknown, wrong, revoked).
-    Read fresh on every call, so a revocation holds at once in every worker."""
+    Read fresh on every call, so a revocation holds at once in every worker. One narrow
+    query: a session or a (read-only) Core connection will do."""
     parsed = parse_secret(raw)
     if parsed is None:
         return None
+    return caller_from(session.execute(_AUTHENTICATE, {"client_id": parsed[0]}).first(), parsed)
+
+
+def caller_from(row: Any, parsed: tuple[int, str]) -> Caller | None:
+    """The client from a row with `CLIENT_COLUMNS` (or None) when the secret matches and the
+    client is not revoked."""
     client_id, random_part = parsed
-    c = ServiceClient
-    query = select(c.name, c.secret_digest, c.scopes, c.all_credentials, c.revoked_at)
-    row = session.execute(query.where(c.id == client_id)).first()
-    if row is None or not hmac.compare_digest(row.secret_digest, _digest(random_part)):
+    if row is None or row.client_secret_digest is None:
         return None
-    if row.revoked_at is not None:
+    if not hmac.compare_digest(row.client_secret_digest, _digest(random_part)):
         return None
-    return Caller(client_id, row.name, frozenset(row.scopes.split()), row.all_credentials)
+    if row.client_revoked_at is not None:
+        return None
+    scopes = frozenset(row.client_scopes.split())
+    return Caller(client_id, row.client_name, scopes, row.client_all_credentials)
 
 
 def _clean_scopes(scopes: Iterable[str]) -> str:

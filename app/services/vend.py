@@ -13,13 +13,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection as SqlConnection
+from sqlalchemy import Select, String, bindparam, exists, or_, select, type_coerce, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.models import ApiKey, AuditEvent, Connection, ServiceClient
-from app.services import DbSession, audit, connections, notify, tokens
+from app.models import ApiKey, AuditEvent, Connection, ServiceClient, ServiceClientGrant
+from app.services import DbSession, audit, connections, notify, service_clients, tokens
 from app.services.audit import Actor
 from app.services.lifecycle import reload
 from app.services.service_clients import Caller
@@ -66,6 +67,54 @@ def unavailable(connection: Connection, now: datetime, margin: timedelta) -> Una
     if status.code in ("revoked", "revoke_pending", "expired"):
         return Unavailable(status.code, status.detail or status.label)
     return Unavailable("refresh_failed", status.detail or "The token could not be refreshed.")
+
+
+def _peek_query() -> Select[Any]:
+    c, g = Connection.__table__.c, ServiceClientGrant.__table__.c
+    client = ServiceClient.__table__
+    granted = or_(
+        client.c.all_credentials,
+        exists().where(g.client_id == client.c.id, g.connection_id == c.id),
+    )
+    stored = (
+        c.id, c.access_token, c.token_type, c.expires_at, c.refresh_token_issued_at,
+        c.needs_reconnect_cause, c.revoked_at, c.revoke_requested_at, c.attempt_id,
+        # Whether a refresh token exists is all `is_due` asks: skip decrypting it.
+        type_coerce(c.refresh_token, String).label("refresh_token"),
+    )  # fmt: skip
+    joined = client.outerjoin(Connection.__table__, c.id == bindparam("connection_id"))
+    return (
+        select(*service_clients.CLIENT_COLUMNS, granted.label("granted"), *stored)
+        .select_from(joined)
+        .where(client.c.id == bindparam("client_id"))
+    )
+
+
+# Built once: the token endpoint runs it on every call, and building costs more than running.
+_PEEK = _peek_query()
+
+
+def peek(
+    reader: SqlConnection,
+    raw_secret: str,
+    connection_id: int,
+    now: datetime,
+    policy: tokens.RefreshPolicy,
+) -> tuple[Caller | None, Vended | None]:
+    """The token endpoint's hot path, in one query through a read-only connection: the client
+    this secret authenticates (as `service_clients.authenticate`), and the stored token when
+    that client may have it and it needs no refresh. A None token sends the caller down the
+    full path (`vend_token`), which also explains every refusal."""
+    parsed = service_clients.parse_secret(raw_secret)
+    if parsed is None:
+        return None, None
+    params = {"client_id": parsed[0], "connection_id": connection_id}
+    row = reader.execute(_PEEK, params).first()
+    client = service_clients.caller_from(row, parsed)
+    if client is None or row is None or row.id is None or not row.granted:
+        return client, None
+    stored = cast(Connection, row)
+    return client, (_vended(stored) if _ready(stored, now, policy) else None)
 
 
 def _ready(connection: Connection, now: datetime, policy: tokens.RefreshPolicy) -> bool:
@@ -166,29 +215,49 @@ class UsageRecorder:
 
     def note(
         self,
-        session: DbSession,
         client: Caller,
-        target: Connection | ApiKey,
+        target: tuple[type[Connection] | type[ApiKey], int],
         action: str,
         now: datetime,
-    ) -> None:
-        """Count one call; write the pending count when this key's interval has passed."""
-        key = (client.id, type(target).__name__, target.id, action)
+    ) -> Usage | None:
+        """Count one call on `target` (model, id). When this key's interval has passed, hand
+        back the pending count for the caller to `write` (after answering: it is the only
+        database write a vend makes, and SQLite would queue it behind other writers)."""
+        model, target_id = target
+        key = (client.id, model.__name__, target_id, action)
         mono = time.monotonic()
         with self._lock:
             tally = self._tallies.setdefault(key, _Tally())
             tally.count += 1
-            due = tally.written_at is None or mono - tally.written_at >= self.interval
-            if not due:
-                return
+            if tally.written_at is not None and mono - tally.written_at < self.interval:
+                return None
             count, tally.count, tally.written_at = tally.count, 0, mono
+        return Usage(client, model, target_id, action, count, now, tally)
+
+    def write(self, session: DbSession, usage: Usage) -> None:
+        """Write a pending count; on a database error it goes back into the tally."""
         try:
-            write_usage(session, client, target, action, count, now)
+            row = cast(Connection | ApiKey | None, session.get(usage.model, usage.target_id))
+            if row is not None:  # deleted meanwhile: nothing left to stamp
+                write_usage(session, usage.client, row, usage.action, usage.count, usage.now)
         except SQLAlchemyError:
             session.rollback()
-            log.warning("could not record usage of %s by client %s", action, client.id)
+            log.warning("could not record usage of %s by client %s", usage.action, usage.client.id)
             with self._lock:
-                tally.count += count
+                usage.tally.count += usage.count
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A count due to be written by `UsageRecorder.write`."""
+
+    client: Caller
+    model: type[Connection] | type[ApiKey]
+    target_id: int
+    action: str
+    count: int
+    now: datetime
+    tally: _Tally
 
 
 def write_usage(

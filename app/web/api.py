@@ -20,8 +20,9 @@ from limits import parse as parse_limit
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
+from app.reads import read_only
 from app.services import proxy, service_clients, vend
-from app.web.providers import client_for, notifier, policy
+from app.web.providers import client_for, notifier, policy, read_engine
 from app.web.security import settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -105,13 +106,24 @@ def _authenticate() -> Response | None:
     scheme, _, secret = header.strip().partition(" ")
     client = None
     if scheme.lower() == "bearer":
-        client = service_clients.authenticate(db.session, secret.strip())
+        client = _identify(secret.strip())
     if client is None:
         challenge = f'{REALM}, error="invalid_token"'
         return api_error(401, "invalid_token", "The bearer secret is not valid.",
                          {"WWW-Authenticate": challenge})  # fmt: skip
     g.service_client = client
     return None
+
+
+def _identify(secret: str) -> service_clients.Caller | None:
+    """Authenticate in one read-only query; for the token endpoint the same query also reads
+    the stored token (`vend.peek`), left in g.ready_token when it can be handed out as is."""
+    connection_id = int((request.view_args or {}).get("connection_id") or 0)
+    with read_only(read_engine()) as reader:
+        if request.endpoint == "api.token" and 0 < connection_id <= MAX_ID:
+            client, g.ready_token = vend.peek(reader, secret, connection_id, utcnow(), policy())
+            return client
+        return service_clients.authenticate(reader, secret)
 
 
 def _client() -> service_clients.Caller:
@@ -185,20 +197,38 @@ def get_api_key(key_id: int) -> Response:
 @bp.get("/connections/<int:connection_id>/token")
 def token(connection_id: int) -> Response:
     client = _require("token:read")
-    connection = cast(Connection, _granted("connection", connection_id))
-    actor = service_clients.actor_for(client)
-    try:
-        vended = vend.vend_token(db.session, connection, _token_context(), actor=actor)
-    except vend.Unavailable as exc:
-        extra = {"cause": exc.cause} if exc.cause else {}
-        return api_error(409, exc.reason, exc.message, extra=extra)
-    runtime().usage.note(db.session, client, connection, "connection.token_vended", utcnow())
+    vended: vend.Vended | None = g.pop("ready_token", None)
+    if vended is None:  # not found, not granted, due, or unusable: the full path says which
+        connection = cast(Connection, _granted("connection", connection_id))
+        actor = service_clients.actor_for(client)
+        try:
+            vended = vend.vend_token(db.session, connection, _token_context(), actor=actor)
+        except vend.Unavailable as exc:
+            extra = {"cause": exc.cause} if exc.cause else {}
+            return api_error(409, exc.reason, exc.message, extra=extra)
+    due = runtime().usage.note(
+        client, (Connection, connection_id), "connection.token_vended", utcnow()
+    )
     expires = vended.expires_at.isoformat() if vended.expires_at else None
     response = jsonify(
         access_token=vended.access_token, token_type=vended.token_type, expires_at=expires
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    return _with_usage(response, due)
+
+
+def _with_usage(response: Response, due: vend.Usage | None) -> Response:
+    """Write a due usage count once the answer is sent (the server closes the response): the
+    caller never waits for it, even when other writers hold SQLite's lock."""
+    if due is not None:
+        app, recorder = current_app._get_current_object(), runtime().usage  # type: ignore[attr-defined]
+
+        def write() -> None:
+            with app.app_context():
+                recorder.write(db.session, due)
+
+        response.call_on_close(write)
     return response
 
 
@@ -235,8 +265,8 @@ def proxy_connection(connection_id: int, path: str) -> Response:
         )  # fmt: skip
     except proxy.ProxyRefused as exc:
         return _refusal(exc)
-    runtime().usage.note(db.session, client, connection, "connection.proxied", utcnow())
-    return _proxied(answer)
+    due = runtime().usage.note(client, (Connection, connection.id), "connection.proxied", utcnow())
+    return _with_usage(_proxied(answer), due)
 
 
 @bp.route("/api-keys/<int:key_id>/proxy/<path:path>", methods=PROXY_METHODS)
@@ -247,5 +277,5 @@ def proxy_api_key(key_id: int, path: str) -> Response:
         answer = proxy.via_api_key(key, _proxy_request(path), client_for, runtime().proxy)
     except proxy.ProxyRefused as exc:
         return _refusal(exc)
-    runtime().usage.note(db.session, client, key, "api_key.proxied", utcnow())
-    return _proxied(answer)
+    due = runtime().usage.note(client, (ApiKey, key.id), "api_key.proxied", utcnow())
+    return _with_usage(_proxied(answer), due)

@@ -2,7 +2,7 @@
 
 Only failures count: 10 per account (normalised email) and 50 per address in any 15 minutes.
 Past either limit every attempt is refused with 429, even with the right password. Counters live
-in Flask-Limiter's storage (`RATELIMIT_STORAGE_URI`): shared through Redis, per process with the
+in a `limits` storage (`RATELIMIT_STORAGE_URI`): shared through Redis, per process with the
 default `memory://`.
 """
 
@@ -28,7 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import Admin, utcnow
 from app.services import admins, audit
 from app.services.audit import Actor
@@ -54,7 +54,8 @@ def _failure_limits(email: str) -> list[tuple[RateLimitItem, str, str]]:
 
 
 def _window() -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(limiter.storage)
+    window: MovingWindowRateLimiter = current_app.extensions["login_throttle"]
+    return window
 
 
 def _retry_after(email: str) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import Engine
 
 from app.factorial import FactorialClient
 from app.services import notify, tokens
@@ -25,3 +26,9 @@ def policy() -> tokens.RefreshPolicy:
 
 def notifier() -> notify.Notifier:
     return notifier_from(settings())
+
+
+def read_engine() -> Engine:
+    """Where read-only request work goes (`app.reads`)."""
+    engine: Engine = current_app.extensions["read_engine"]
+    return engine
