@@ -150,9 +150,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_security(app: Flask, settings: Settings) -> None:
-    from app.web.security import install_security_headers
+    from app.web.security import ApiAwareSessionInterface, install_security_headers
 
     install_security_headers(app, settings)
+    app.session_interface = ApiAwareSessionInterface()
 
 
 def register_templating(app: Flask) -> None:

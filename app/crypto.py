@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
+
+DECRYPT_CACHE_SIZE = 4096
 
 
 class Undecryptable(Exception):
@@ -83,11 +86,19 @@ class KeyRing:
             raise ValueError("at least one encryption key is required")
         self._primary = Fernet(key_list[0].encode())
         self._multi = MultiFernet([Fernet(k.encode()) for k in key_list])
+        # Hot paths (vending a token) read the same ciphertext over and over; checking its MAC
+        # and decrypting it again each time was a tenth of the token endpoint's CPU. The keys
+        # that open these ciphertexts live in the same memory, so remembering recent plaintexts
+        # exposes nothing new. Failures are not remembered: they raise.
+        self._decrypt = functools.lru_cache(maxsize=DECRYPT_CACHE_SIZE)(self._decrypt_uncached)
 
     def encrypt(self, plaintext: str) -> str:
         return self._multi.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        return self._decrypt(ciphertext)
+
+    def _decrypt_uncached(self, ciphertext: str) -> str:
         try:
             return self._multi.decrypt(ciphertext.encode()).decode()
         except (InvalidToken, ValueError, UnicodeError) as exc:

@@ -46,6 +46,24 @@ def test_every_key_decrypts_the_first_encrypts() -> None:
     assert crypto.KeyRing([NEW, OLD]).decrypt(old_cipher) == "hello"
 
 
+def test_a_ring_without_the_key_cannot_decrypt_what_another_ring_remembers() -> None:
+    """Decryptions are remembered per key ring: dropping a key from the configuration (a new
+    ring) must make its ciphertexts unreadable at once."""
+    cipher = crypto.KeyRing([OLD]).encrypt("hello")
+    assert crypto.KeyRing([NEW, OLD]).decrypt(cipher) == "hello"
+    with pytest.raises(Undecryptable):
+        crypto.KeyRing([NEW]).decrypt(cipher)
+
+
+def test_a_tampered_copy_of_a_remembered_ciphertext_is_refused() -> None:
+    ring = crypto.KeyRing([OLD])
+    cipher = ring.encrypt("hello")
+    assert ring.decrypt(cipher) == ring.decrypt(cipher) == "hello"
+    tampered = cipher[:-6] + ("A" if cipher[-6] != "A" else "B") + cipher[-5:]
+    with pytest.raises(Undecryptable):
+        ring.decrypt(tampered)
+
+
 def test_column_stores_ciphertext_not_plaintext(session: Session) -> None:
     assert all("token-" not in value for value in raw_values(session))
 

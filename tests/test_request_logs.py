@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,7 +58,22 @@ def logged(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 def test_response_carries_a_request_id(client: FlaskClient) -> None:
-    assert len(client.get("/healthz").headers["X-Request-ID"]) == 16
+    ids = [client.get("/healthz").headers["X-Request-ID"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{16}", rid) for rid in ids)
+
+
+def test_forked_workers_make_their_own_request_ids() -> None:
+    from app import request_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a preloaded gunicorn worker
+        os.write(write, request_id.start_request(None).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child[:10] != request_id.start_request(None)[:10]
 
 
 def test_proxy_request_id_is_echoed(client: FlaskClient) -> None:

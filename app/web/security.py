@@ -1,4 +1,5 @@
-"""Security headers on every response, and the view helpers that gate admin-only actions."""
+"""Security headers on every response, the session interface, and the view helpers that gate
+admin-only actions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Request, Response, abort, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
 from app.settings import Settings
@@ -40,6 +42,16 @@ def content_security_policy(s: Settings) -> str:
             "frame-ancestors 'none'",
         )
     )
+
+
+class ApiAwareSessionInterface(SecureCookieSessionInterface):
+    """The service API authenticates by bearer secret alone: its requests get Flask's null
+    session, so an admin's cookie can never reach it (and no request pays for decoding one)."""
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        if incoming.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, incoming)
 
 
 def install_security_headers(app: Flask, s: Settings) -> None:
