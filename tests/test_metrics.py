@@ -26,6 +26,7 @@ from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.flows import ACME_ADMIN, connect_account, connection_id_from
 from tests.lifecycle import access_token, connect_user, make_due, refresh, refresh_token
+from tests.test_api_helpers import CREDENTIALS, bearer, make_client, set_columns
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 METRICS_TOKEN = "metrics-token-" + "m" * 32
@@ -137,17 +138,27 @@ def test_sweep_duration_is_observed(app: Flask, client: FlaskClient) -> None:
     assert value(samples(client), "factorial_connect_sweep_duration_seconds_count") == before + 1
 
 
-def test_vends_are_counted_by_outcome(client: FlaskClient) -> None:
-    before = value(samples(client), "factorial_connect_vends_total", outcome="ok")
-    metrics.record_vend("ok")
-    assert value(samples(client), "factorial_connect_vends_total", outcome="ok") == before + 1
+def test_vends_are_counted_by_outcome(app: Flask, client: FlaskClient, connected: int) -> None:
+    name, path = "factorial_connect_vends_total", f"/api/v1/connections/{connected}/token"
+    secret = make_client(app, connections=(connected,))
+    found = samples(client)
+    before = {outcome: value(found, name, outcome=outcome) for outcome in ("ok", "needs_reconnect")}
+    client.get(path, headers=bearer(secret)).close()
+    set_columns(app, connected, needs_reconnect_cause="revoked")
+    client.get(path, headers=bearer(secret)).close()
+    found = samples(client)
+    counted = {outcome: value(found, name, outcome=outcome) - n for outcome, n in before.items()}
+    assert counted == {"ok": 1, "needs_reconnect": 1}
 
 
-def test_proxy_calls_are_counted_by_method_and_status(client: FlaskClient) -> None:
+def test_proxy_calls_are_counted_by_method_and_status(
+    app: Flask, client: FlaskClient, connected: int
+) -> None:
     name = "factorial_connect_proxy_requests_total"
-    before = value(samples(client), name, method="GET", status="404")
-    metrics.record_proxy("get", 404)
-    assert value(samples(client), name, method="GET", status="404") == before + 1
+    path = f"/api/v1/connections/{connected}/proxy/{CREDENTIALS}"
+    before = value(samples(client), name, method="GET", status="200")
+    client.get(path, headers=bearer(make_client(app, connections=(connected,)))).close()
+    assert value(samples(client), name, method="GET", status="200") == before + 1
 
 
 def test_unusual_proxy_methods_share_one_label(client: FlaskClient) -> None:

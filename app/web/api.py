@@ -17,6 +17,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from limits import parse as parse_limit
 
+from app import metrics
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
@@ -124,6 +125,19 @@ def _identify(secret: str) -> service_clients.Caller | None:
             client, g.ready_token = vend.peek(reader, secret, connection_id, utcnow(), policy())
             return client
         return service_clients.authenticate(reader, secret)
+
+
+@bp.after_request
+def _count(response: Response) -> Response:
+    """Vends by outcome (ok, or the error code) and proxied calls by method and status."""
+    if request.endpoint == "api.token":
+        ok = response.status_code == 200
+        metrics.record_vend(
+            "ok" if ok else str((response.get_json(silent=True) or {}).get("error"))
+        )
+    elif request.endpoint in ("api.proxy_connection", "api.proxy_api_key"):
+        metrics.record_proxy(request.method, response.status_code)
+    return response
 
 
 def _client() -> service_clients.Caller:
