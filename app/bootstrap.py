@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,6 +18,7 @@ from app.logging import setup_logging
 from app.reads import is_read_only, reader_engine
 from app.request_id import end_request, start_request
 from app.settings import Settings
+from app.throttle import SignInWindow
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +133,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).
     # Flask-Limiter is not used: no route has a declared limit, and its per-request hooks would
     # cost every request, the service API's hot path included, for nothing.
-    app.extensions["login_throttle"] = MovingWindowRateLimiter(
-        storage_from_string(settings.ratelimit_storage_uri)
-    )
+    app.extensions["login_throttle"] = SignInWindow(settings.ratelimit_storage_uri)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from typing import Any
 
@@ -166,3 +167,26 @@ def test_password_never_reaches_the_audit_log(app: Flask, auth: AuthActions) -> 
         rows = db.session.scalars(select(AuditEvent)).all()
         text = repr([(e.actor_label, e.message, e.details, e.target_label) for e in rows])
     assert WRONG not in text and PASSWORD not in text
+
+
+@pytest.fixture
+def redis_down(app_settings: dict[str, Any]) -> dict[str, Any]:
+    """Redis configured, but nothing listens there: counters fall back to this process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_settings["RATELIMIT_STORAGE_URI"] = f"redis://:hunter2-canary@127.0.0.1:{port}/0"
+    return app_settings
+
+
+@pytest.mark.usefixtures("redis_down", "tight_account_limit")
+def test_with_redis_down_sign_in_works_and_is_still_throttled(
+    auth: AuthActions, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert auth.login().status_code == 302
+    auth.logout()
+    fail(auth, 3)
+    assert auth.login().status_code == 429
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.throttle"]
+    assert len(warnings) == 1 and "unreachable" in warnings[0]
+    assert "hunter2" not in caplog.text

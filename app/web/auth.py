@@ -3,7 +3,7 @@
 Only failures count: 10 per account (normalised email) and 50 per address in any 15 minutes.
 Past either limit every attempt is refused with 429, even with the right password. Counters live
 in a `limits` storage (`RATELIMIT_STORAGE_URI`): shared through Redis, per process with the
-default `memory://`.
+default `memory://`, and per process while Redis cannot be reached (`app.throttle`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 from limits import RateLimitItem, parse
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
@@ -32,6 +31,7 @@ from app.extensions import db
 from app.models import Admin, utcnow
 from app.services import admins, audit
 from app.services.audit import Actor
+from app.throttle import SignInWindow
 from app.web.forms import ActionForm, LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -53,8 +53,8 @@ def _failure_limits(email: str) -> list[tuple[RateLimitItem, str, str]]:
     ]
 
 
-def _window() -> MovingWindowRateLimiter:
-    window: MovingWindowRateLimiter = current_app.extensions["login_throttle"]
+def _window() -> SignInWindow:
+    window: SignInWindow = current_app.extensions["login_throttle"]
     return window
 
 
