@@ -72,7 +72,9 @@ def insert(
 ) -> None:
     """`record` for hot paths: the row is inserted now (still not committed), with no model
     object built, flushed or tracked by the session."""
-    session.execute(_INSERT, _values(action, now, actor, target, outcome, message, details))
+    session.connection().execute(
+        _INSERT, _values(action, now, actor, target, outcome, message, details)
+    )
 
 
 def _values(

@@ -136,7 +136,7 @@ def refresh_connection(
         id=secrets.token_hex(8),
         target=TargetRef("connection", connection_id, _owner_label(leased)),
     )
-    session.execute(
+    session.connection().execute(
         _RECORD_ATTEMPT,
         {"b_id": connection_id, "attempt_id": attempt.id, "attempt_started_at": now,
          "attempt_fingerprint": digest(attempt.refresh_token)},
@@ -157,7 +157,7 @@ def _lease(
 ) -> Row[Any] | Connection | RefreshOutcome:
     """Take the lease and re-read the row: what to refresh (lease kept, not committed), or
     why not (lease given back). The common case needs nothing but the leased row."""
-    row = session.execute(
+    row = session.connection().execute(
         _LEASE,
         {"b_id": connection_id, "b_now": now, "b_owner": secrets.token_hex(8),
          "b_until": now + policy.lease},
@@ -293,7 +293,7 @@ def _store(
 ) -> RefreshOutcome:
     """Commit the new pair at once, compare-and-set on our attempt id."""
     values = token_values(token, now)
-    stored = session.execute(
+    stored = session.connection().execute(
         _STORE,
         {
             **values,
@@ -310,7 +310,7 @@ def _store(
             "b_attempt": attempt.id,
         },
     )
-    if stored.rowcount != 1:  # type: ignore[attr-defined]
+    if stored.rowcount != 1:
         session.rollback()
         log.error(
             "connection %s: refresh result arrived after its attempt was superseded",
