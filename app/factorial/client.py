@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -30,6 +30,9 @@ from app.factorial.transport import (
     send,
 )
 from app.settings import FactorialEnvironment
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 TokenKind = Literal["user", "company"]
 Params = Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]] | None
@@ -267,9 +270,34 @@ def _remote_key(item: object, what: str) -> RemoteApiKey:
     )
 
 
+class _HttpSession(requests.Session):
+    """requests reads the proxy and CA-bundle settings from the environment again for every
+    request, a cost a sweep pays thousands of times; here they are read once per scheme and
+    host and kept for the life of the session (whose own settings never change after setup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], _Settings] = {}
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url.decode() if isinstance(url, bytes) else url or "")
+        key = (parts.scheme, parts.netloc)
+        if key not in self._environment:
+            self._environment[key] = super().merge_environment_settings(
+                url, proxies, stream, verify, cert
+            )
+        settings = self._environment[key].copy()
+        settings["proxies"] = dict(settings["proxies"])
+        return settings
+
+
 def new_http_session() -> requests.Session:
     """A session whose adapters never retry (a refresh POST must not be sent twice)."""
-    session = requests.Session()
+    session = _HttpSession()
     adapter = HTTPAdapter(max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
