@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import crypto
 from app.extensions import csrf, db, login_manager, migrate
 from app.logging import setup_logging
-from app.reads import is_read_only, reader_engine
+from app.reads import reader_engine
 from app.request_id import end_request, start_request
 from app.settings import Settings
 from app.throttle import SignInWindow
@@ -88,13 +88,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock at BEGIN: a read-then-write transaction can then never fail
-    with a stale snapshot when another worker wrote in between (it waits instead). Read-only
-    connections (`app.reads`) begin deferred and never wait for the lock."""
+    with a stale snapshot when another worker wrote in between (it waits instead). The service
+    API's single-statement reads (`app.reads`) run outside such transactions."""
     dbapi_connection = connection.connection.dbapi_connection
     if _is_sqlite(dbapi_connection):
         # Straight to the driver: SQLAlchemy's own execute path would add its overhead to
         # every transaction, and this statement needs none of it.
-        dbapi_connection.execute("BEGIN" if is_read_only(connection) else "BEGIN IMMEDIATE")
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def register_logging(app: Flask, settings: Settings) -> None:

@@ -1,43 +1,104 @@
-"""Read-only database work for hot paths: a Core connection whose transaction never takes a lock.
+"""Read-only queries on the service API's hot path, run with as little machinery as possible.
 
-On SQLite every other transaction begins IMMEDIATE (see `bootstrap`), taking the one write lock
-so a read-then-write can never act on a stale snapshot, and each process keeps one connection
-for that work so its threads queue without sleeping. A request that only reads needs neither:
-under WAL a deferred transaction reads a consistent snapshot while writers commit, so read-only
-work gets an engine of its own with a connection per thread, and read-only requests in many
-threads and workers run side by side. On PostgreSQL reads share the main engine's pool.
+The token endpoint answers from one SELECT. Through SQLAlchemy's execution layer (a Connection,
+its transaction, the execution context, the result object) that SELECT cost several times what
+the database spent on it, and on SQLite its transaction also waited for the write lock that
+every other transaction here takes (BEGIN IMMEDIATE, see `bootstrap`). A `PreparedRead` keeps
+SQLAlchemy for what it is good at, building the statement, compiling it once per dialect, and
+converting each column with the column's own type (dates, decrypted secrets), and hands the SQL
+to a pooled DBAPI connection directly:
+
+- on SQLite the connection is in autocommit mode, so the one statement is its own implicit read
+  transaction: a consistent snapshot under WAL that never waits for, or blocks, a writer;
+- on PostgreSQL the statement opens a transaction that the pool rolls back on return.
+
+Only single-statement reads belong here; anything that writes, or reads twice and must see one
+snapshot, goes through a Session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Dialect, Engine, Select, create_engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
-READ_ONLY = "fc_read_only"
 SQLITE_READERS = 8  # pooled connections per process; gunicorn runs 4 threads per worker
 
 
-def is_read_only(connection: Connection) -> bool:
-    return bool(connection.get_execution_options().get(READ_ONLY))
-
-
-def reader_engine(engine: Engine, connect_args: dict[str, Any]) -> Engine:
-    """The engine read-only work uses: `engine` itself, except for a SQLite file."""
+def reader_engine(engine: Engine, connect_args: Mapping[str, Any]) -> Engine:
+    """The engine prepared reads use. On a SQLite file, an engine of its own with a connection
+    per thread: the main engine keeps one connection per process so that writers queue without
+    sleeping, and readers have no reason to queue behind them. Elsewhere, `engine` itself."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return engine
     return create_engine(
-        url, connect_args=connect_args, pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
+        url, connect_args=dict(connect_args), pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
     )
 
 
-@contextmanager
-def read_only(engine: Engine) -> Iterator[Connection]:
-    """A connection whose transaction (begun by its first statement) is deferred on SQLite and
-    rolled back when the block ends: there is nothing to keep. Never write through it."""
-    with engine.connect() as connection:
-        connection.execution_options(**{READ_ONLY: True})
-        yield connection
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order, for qmark/format paramstyles
+    compiled: SQLCompiler
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    record: type
+
+
+class PreparedRead:
+    """One SELECT, compiled once per dialect; `first()` returns its first row or None, each
+    column converted by its type, readable by attribute under the column's label."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._keys = tuple(str(column.key) for column in statement.selected_columns)
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        key = f"{dialect.name}+{dialect.driver}:{dialect.paramstyle}"
+        found = self._by_dialect.get(key)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
+            for bind in compiled.binds.values():
+                if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                    raise TypeError(f"a prepared read takes plain values, not {bind.type!r}")
+            processors = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns
+            )
+            positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+            record = namedtuple("Record", self._keys)  # type: ignore[misc]
+            found = _Compiled(compiled.string, positional, compiled, processors, record)
+            self._by_dialect[key] = found
+        return found
+
+    def first(self, engine: Engine, **values: Any) -> Any:
+        prepared = self._compile(engine.dialect)
+        params = prepared.compiled.construct_params(values)
+        args: Any = (
+            params if prepared.positional is None else [params[k] for k in prepared.positional]
+        )
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, args)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back whatever was open
+        if row is None:
+            return None
+        return prepared.record(
+            *(
+                value if p is None else p(value)
+                for p, value in zip(prepared.processors, row, strict=True)
+            )
+        )

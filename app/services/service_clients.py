@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection as SqlConnection
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import Engine, bindparam, exists, select
 
 from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
+from app.reads import PreparedRead
 from app.services import DbSession, api_keys, audit, connections
 from app.services.audit import Actor
 from app.services.lifecycle import connection_identity
@@ -72,18 +72,17 @@ CLIENT_COLUMNS = tuple(
     column.label(f"client_{column.name}")
     for column in (_c.name, _c.secret_digest, _c.scopes, _c.all_credentials, _c.revoked_at)
 )
-# Built once: every API request runs it, and building a statement costs more than running it.
-_AUTHENTICATE = select(*CLIENT_COLUMNS).where(_c.id == bindparam("client_id"))
+# Every API request runs it: compiled once, run without SQLAlchemy's execution layer.
+_AUTHENTICATE = PreparedRead(select(*CLIENT_COLUMNS).where(_c.id == bindparam("client_id")))
 
 
-def authenticate(session: DbSession | SqlConnection, raw: str) -> Caller | None:
+def authenticate(engine: Engine, raw: str) -> Caller | None:
     """The active client this bearer secret belongs to, or None (unknown, wrong, revoked).
-    Read fresh on every call, so a revocation holds at once in every worker. One narrow
-    query: a session or a (read-only) Core connection will do."""
+    Read fresh on every call, so a revocation holds at once in every worker."""
     parsed = parse_secret(raw)
     if parsed is None:
         return None
-    return caller_from(session.execute(_AUTHENTICATE, {"client_id": parsed[0]}).first(), parsed)
+    return caller_from(_AUTHENTICATE.first(engine, client_id=parsed[0]), parsed)
 
 
 def caller_from(row: Any, parsed: tuple[int, str]) -> Caller | None:

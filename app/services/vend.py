@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection as SqlConnection
-from sqlalchemy import Select, String, bindparam, exists, or_, select, type_coerce, update
+from sqlalchemy import Engine, Select, String, bindparam, exists, or_, select, type_coerce, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import ApiKey, AuditEvent, Connection, ServiceClient, ServiceClientGrant
+from app.reads import PreparedRead
 from app.services import DbSession, audit, connections, notify, service_clients, tokens
 from app.services.audit import Actor
 from app.services.lifecycle import reload
@@ -90,26 +90,25 @@ def _peek_query() -> Select[Any]:
     )
 
 
-# Built once: the token endpoint runs it on every call, and building costs more than running.
-_PEEK = _peek_query()
+# The token endpoint runs it on every call: compiled once, run without the execution layer.
+_PEEK = PreparedRead(_peek_query())
 
 
 def peek(
-    reader: SqlConnection,
+    engine: Engine,
     raw_secret: str,
     connection_id: int,
     now: datetime,
     policy: tokens.RefreshPolicy,
 ) -> tuple[Caller | None, Vended | None]:
-    """The token endpoint's hot path, in one query through a read-only connection: the client
+    """The token endpoint's hot path, in one read-only query (`app.reads`): the client
     this secret authenticates (as `service_clients.authenticate`), and the stored token when
     that client may have it and it needs no refresh. A None token sends the caller down the
     full path (`vend_token`), which also explains every refusal."""
     parsed = service_clients.parse_secret(raw_secret)
     if parsed is None:
         return None, None
-    params = {"client_id": parsed[0], "connection_id": connection_id}
-    row = reader.execute(_PEEK, params).first()
+    row = _PEEK.first(engine, client_id=parsed[0], connection_id=connection_id)
     client = service_clients.caller_from(row, parsed)
     if client is None or row is None or row.id is None or not row.granted:
         return client, None

@@ -21,7 +21,6 @@ from app import metrics
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
-from app.reads import read_only
 from app.services import proxy, service_clients, vend
 from app.web.providers import client_for, notifier, policy, read_engine
 from app.web.security import settings
@@ -120,11 +119,10 @@ def _identify(secret: str) -> service_clients.Caller | None:
     """Authenticate in one read-only query; for the token endpoint the same query also reads
     the stored token (`vend.peek`), left in g.ready_token when it can be handed out as is."""
     connection_id = int((request.view_args or {}).get("connection_id") or 0)
-    with read_only(read_engine()) as reader:
-        if request.endpoint == "api.token" and 0 < connection_id <= MAX_ID:
-            client, g.ready_token = vend.peek(reader, secret, connection_id, utcnow(), policy())
-            return client
-        return service_clients.authenticate(reader, secret)
+    if request.endpoint == "api.token" and 0 < connection_id <= MAX_ID:
+        client, g.ready_token = vend.peek(read_engine(), secret, connection_id, utcnow(), policy())
+        return client
+    return service_clients.authenticate(read_engine(), secret)
 
 
 @bp.after_request

@@ -29,6 +29,6 @@ def notifier() -> notify.Notifier:
 
 
 def read_engine() -> Engine:
-    """Where read-only request work goes (`app.reads`)."""
+    """Where prepared reads (`app.reads`) run."""
     engine: Engine = current_app.extensions["read_engine"]
     return engine

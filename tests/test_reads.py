@@ -1,0 +1,44 @@
+"""Prepared reads (`app.reads`): the same values a Session would load, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import bindparam, select
+
+from app.extensions import db
+from app.models import Connection
+from app.reads import PreparedRead
+from app.web.providers import read_engine
+from tests import test_api_helpers as helpers
+
+user_connection = helpers.user_connection
+c = Connection.__table__.c
+BY_ID = PreparedRead(
+    select(c.id, c.access_token, c.expires_at, c.employee_id).where(c.id == bindparam("id"))
+)
+
+
+def test_columns_load_as_their_types_do(app: Flask, user_connection: int) -> None:
+    with app.app_context():
+        stored = db.session.get(Connection, user_connection)
+        assert stored is not None
+        row = BY_ID.first(read_engine(), id=user_connection)
+        assert (row.id, row.access_token, row.expires_at, row.employee_id) == (
+            stored.id, stored.access_token, stored.expires_at, stored.employee_id,
+        )  # fmt: skip
+        assert row.access_token.reveal() == stored.access_token.reveal()
+        assert row.expires_at.tzinfo is not None
+
+
+def test_no_row_is_none(app: Flask) -> None:
+    with app.app_context():
+        assert BY_ID.first(read_engine(), id=999) is None
+
+
+def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
+    by_expiry = PreparedRead(
+        select(c.id).where(c.expires_at < bindparam("when", type_=c.expires_at.type))
+    )
+    with app.app_context(), pytest.raises(TypeError, match="plain values"):
+        by_expiry.first(read_engine(), when=None)
