@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,7 +16,6 @@ from app import crypto
 from app.extensions import csrf, db, login_manager, migrate
 from app.logging import setup_logging
 from app.reads import reader_engine
-from app.request_id import end_request, start_request
 from app.settings import Settings
 from app.throttle import SignInWindow
 
@@ -101,21 +100,6 @@ def register_logging(app: Flask, settings: Settings) -> None:
     setup_logging(settings.log_level, settings.log_format)
     for warning in settings.warnings:
         log.warning(warning)
-
-    @app.before_request
-    def _request_id() -> None:
-        g.request_id = start_request(request.headers.get("X-Request-ID"))
-
-    @app.after_request
-    def _echo_request_id(response: Response) -> Response:
-        """Hand the id back so a user's report or the proxy's log can be matched to our lines."""
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = g.request_id
-        return response
-
-    @app.teardown_request
-    def _forget_request_id(exc: BaseException | None) -> None:
-        end_request()
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:

@@ -3,15 +3,19 @@ admin-only actions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, abort, current_app, request
+from flask import Flask, Request, abort, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+from app.request_id import end_request, start_request
 from app.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,21 +58,55 @@ class ApiAwareSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, incoming)
 
 
-def install_security_headers(app: Flask, s: Settings) -> None:
-    csp = content_security_policy(s)
+class ResponseHeaders:
+    """WSGI middleware around the app: every response carries the security headers and the
+    request id, and the id is known to the log for the request's whole life.
 
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if not request.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+    It works on the raw header list: the same headers set through Flask's per-header API cost a
+    fifth of a small request's time. Headers a view set itself (`defaults`: a page's own CSP or
+    Cache-Control) are kept; `fixed` ones always win."""
+
+    def __init__(self, app: WSGIApplication, s: Settings) -> None:
+        self.app = app
+        fixed = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"),
+        ]
         if s.is_production:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        return response
+            fixed.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        self.fixed = fixed
+        self.fixed_names = {name.lower() for name, _ in fixed}
+        self.defaults = [
+            ("Content-Security-Policy", content_security_policy(s)),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+        ]
+        self.no_store = ("Cache-Control", "no-store")  # everything but static files
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # Hand the id back, so a user's report or the proxy's log can be matched to our lines.
+        request_id = start_request(environ.get("HTTP_X_REQUEST_ID"))
+        static = environ.get("PATH_INFO", "").startswith("/static/")
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            if present & self.fixed_names:
+                headers[:] = [(n, v) for n, v in headers if n.lower() not in self.fixed_names]
+            headers.extend(self.fixed)
+            headers.extend(d for d in self.defaults if d[0].lower() not in present)
+            if not static and "cache-control" not in present:
+                headers.append(self.no_store)
+            headers.append(("X-Request-ID", request_id))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start)
+        finally:
+            end_request()  # back to '-': later lines on this thread are not the request's
+
+
+def install_security_headers(app: Flask, s: Settings) -> None:
+    app.wsgi_app = ResponseHeaders(app.wsgi_app, s)  # type: ignore[method-assign]
 
 
 def admin_required(view: F) -> F:
