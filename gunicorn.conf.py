@@ -55,10 +55,18 @@ def when_ready(server):
 
 
 def post_worker_init(worker):
-    """Start the embedded sweep as soon as a worker is up, not at its first request."""
+    """Start the embedded sweep as soon as a worker is up, not at its first request; then move
+    everything loaded so far out of the garbage collector's way."""
+    import gc
+
     from app.sweeper import start_embedded
 
     start_embedded(worker.wsgi)
+    # The app's modules, models and compiled statements live as long as the worker. Frozen,
+    # they are no longer traversed by every full collection, which otherwise stalled requests
+    # for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server, worker):
