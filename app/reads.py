@@ -36,8 +36,13 @@ def reader_engine(engine: Engine, connect_args: Mapping[str, Any]) -> Engine:
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return engine
+    # Nothing to roll back on return: an autocommit SELECT leaves no transaction open.
     return create_engine(
-        url, connect_args=dict(connect_args), pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
+        url,
+        connect_args=dict(connect_args),
+        pool_size=SQLITE_READERS,
+        max_overflow=SQLITE_READERS,
+        pool_reset_on_return=None,
     )
 
 
