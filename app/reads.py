@@ -8,9 +8,9 @@ SQLAlchemy for what it is good at, building the statement, compiling it once per
 converting each column with the column's own type (dates, decrypted secrets), and hands the SQL
 to a pooled DBAPI connection directly:
 
-- on SQLite the connection is in autocommit mode, so the one statement is its own implicit read
-  transaction: a consistent snapshot under WAL that never waits for, or blocks, a writer;
-- on PostgreSQL the statement opens a transaction that the pool rolls back on return.
+- the connection is in autocommit mode, so the one statement is its own implicit read
+  transaction: on SQLite a consistent snapshot under WAL that never waits for, or blocks, a
+  writer; on PostgreSQL one round trip, with nothing to roll back afterwards.
 
 Only single-statement reads belong here; anything that writes, or reads twice and must see one
 snapshot, goes through a Session.
@@ -26,22 +26,33 @@ from typing import Any
 from sqlalchemy import Dialect, Engine, Select, create_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
-SQLITE_READERS = 8  # pooled connections per process; gunicorn runs 4 threads per worker
+READERS = 4  # pooled connections per process (and as many more at peaks): gunicorn's threads
 
 
 def reader_engine(engine: Engine, connect_args: Mapping[str, Any]) -> Engine:
-    """The engine prepared reads use. On a SQLite file, an engine of its own with a connection
-    per thread: the main engine keeps one connection per process so that writers queue without
-    sleeping, and readers have no reason to queue behind them. Elsewhere, `engine` itself."""
+    """The engine prepared reads use, with connections in autocommit mode: each SELECT is its
+    own snapshot and leaves nothing to roll back when the connection goes back to the pool.
+
+    - A SQLite file: the main engine keeps one connection per process so that writers queue
+      without sleeping; readers have no reason to queue behind them and get one per thread.
+    - PostgreSQL (psycopg): the main engine pings each connection it hands out and rolls it
+      back on return, three round trips around a one-statement read; here the read is the only
+      round trip, and a connection found dead is replaced and the read retried (`first`).
+    - Anything else (SQLite in memory): `engine` itself.
+    """
     url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    backend, options = url.get_backend_name(), dict(connect_args)
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        pass  # the connect listener (bootstrap) puts every SQLite connection in autocommit mode
+    elif backend == "postgresql" and url.get_driver_name() == "psycopg":
+        options["autocommit"] = True
+    else:
         return engine
-    # Nothing to roll back on return: an autocommit SELECT leaves no transaction open.
     return create_engine(
         url,
-        connect_args=dict(connect_args),
-        pool_size=SQLITE_READERS,
-        max_overflow=SQLITE_READERS,
+        connect_args=options,
+        pool_size=READERS,
+        max_overflow=READERS,
         pool_reset_on_return=None,
     )
 
@@ -89,16 +100,7 @@ class PreparedRead:
         args: Any = (
             params if prepared.positional is None else [params[k] for k in prepared.positional]
         )
-        connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(prepared.sql, args)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool, which rolls back whatever was open
+        row = self._fetch(engine, prepared.sql, args, retry=True)
         if row is None:
             return None
         return prepared.record(
@@ -107,3 +109,22 @@ class PreparedRead:
                 for p, value in zip(prepared.processors, row, strict=True)
             )
         )
+
+    def _fetch(self, engine: Engine, sql: str, args: Any, *, retry: bool) -> Any:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # A pooled connection the server dropped (restart, idle timeout): replace it once.
+            dbapi_connection = connection.dbapi_connection
+            if not retry or not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            connection.invalidate(exc)
+        finally:
+            connection.close()
+        return self._fetch(engine, sql, args, retry=False)

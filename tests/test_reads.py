@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 
 from app.extensions import db
 from app.models import Connection
@@ -42,3 +42,21 @@ def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
     )
     with app.app_context(), pytest.raises(TypeError, match="plain values"):
         by_expiry.first(read_engine(), when=None)
+
+
+def test_a_connection_the_server_dropped_is_replaced(
+    app: Flask, user_connection: int, database_url: str
+) -> None:
+    """No ping before each read: a dead pooled connection is found by the read itself, which
+    is retried once on a new connection."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are files: the server cannot drop them")
+    with app.app_context():
+        engine = read_engine()
+        assert BY_ID.first(engine, id=user_connection) is not None
+        pooled = engine.raw_connection()
+        pid = pooled.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        pooled.close()
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert BY_ID.first(engine, id=user_connection).id == user_connection
