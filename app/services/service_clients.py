@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, exists, select
+from sqlalchemy import Engine, Exists, bindparam, exists, select
 
 from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.reads import PreparedRead
@@ -176,14 +176,19 @@ def revoke(session: DbSession, client: ServiceClient, *, actor: Actor, now: date
     return True
 
 
+def grant_exists(client_id: Any, kind: str, credential_id: Any) -> Exists:
+    """SQL: a grant gives this client this connection (`kind="connection"`) or API key. Either
+    side may be a value or a column, so the same test serves inside larger queries."""
+    g = ServiceClientGrant.__table__.c
+    column = g.connection_id if kind == "connection" else g.api_key_id
+    return exists().where(g.client_id == client_id, column == credential_id)
+
+
 def may_use(session: DbSession, caller: Caller, kind: str, credential_id: int) -> bool:
     """Whether the caller's grants cover this connection (`kind="connection"`) or API key."""
     if caller.all_credentials:
         return True
-    g = ServiceClientGrant
-    column = g.connection_id if kind == "connection" else g.api_key_id
-    granted = exists().where(g.client_id == caller.id, column == credential_id)
-    return bool(session.scalar(select(granted)))
+    return bool(session.scalar(select(grant_exists(caller.id, kind, credential_id))))
 
 
 def visible_connections(session: DbSession, client: Caller) -> list[Connection]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, String, bindparam, exists, or_, select, type_coerce, update
+from sqlalchemy import Engine, Select, String, bindparam, or_, select, type_coerce, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.models import ApiKey, AuditEvent, Connection, ServiceClient, ServiceClientGrant
+from app.models import ApiKey, AuditEvent, Connection, ServiceClient
 from app.reads import PreparedRead
 from app.services import DbSession, audit, connections, notify, service_clients, tokens
 from app.services.audit import Actor
@@ -70,11 +70,9 @@ def unavailable(connection: Connection, now: datetime, margin: timedelta) -> Una
 
 
 def _peek_query() -> Select[Any]:
-    c, g = Connection.__table__.c, ServiceClientGrant.__table__.c
-    client = ServiceClient.__table__
+    c, client = Connection.__table__.c, ServiceClient.__table__
     granted = or_(
-        client.c.all_credentials,
-        exists().where(g.client_id == client.c.id, g.connection_id == c.id),
+        client.c.all_credentials, service_clients.grant_exists(client.c.id, "connection", c.id)
     )
     stored = (
         c.id, c.access_token, c.token_type, c.expires_at, c.refresh_token_issued_at,
