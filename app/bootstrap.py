@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import crypto
 from app.extensions import csrf, db, login_manager, migrate
 from app.logging import setup_logging
+from app.read_cache import cache_for
 from app.reads import reader_engine
 from app.settings import Settings
 from app.throttle import SignInWindow
@@ -111,7 +112,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
     with app.app_context():
         connect_args = _engine_options(settings.database_url).get("connect_args", {})
-        app.extensions["read_engine"] = reader_engine(db.engine, connect_args)
+        read_engine = app.extensions["read_engine"] = reader_engine(db.engine, connect_args)
+        app.extensions["read_cache"] = cache_for(
+            read_engine, db.engine, connect_args, settings.vend_cache_seconds
+        )
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).

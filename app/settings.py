@@ -70,6 +70,7 @@ class Settings:
     keepalive_after: int = 86400
     health_check_every: int = 86400
     sweep_interval: int = 60
+    vend_cache_seconds: int = 2
     scheduler: Literal["embedded", "off"] = "embedded"
     notify_webhook_url: str = ""
     notify_webhook_secret: str = field(default="", repr=False)
@@ -268,6 +269,7 @@ def load_settings(
         keepalive_after=_int(env, "KEEPALIVE_AFTER", 86400, problems),
         health_check_every=_int(env, "HEALTH_CHECK_EVERY", 86400, problems),
         sweep_interval=_int(env, "SWEEP_INTERVAL", 60, problems),
+        vend_cache_seconds=_int(env, "VEND_CACHE_SECONDS", 2, problems),
         scheduler=scheduler,  # type: ignore[arg-type]
         notify_webhook_url=env.get("NOTIFY_WEBHOOK_URL", "").strip(),
         notify_webhook_secret=env.get("NOTIFY_WEBHOOK_SECRET", ""),

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Select, String, bindparam, or_, select, type_coer
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import ApiKey, AuditEvent, Connection, ServiceClient
+from app.read_cache import MISS, ReadCache
 from app.reads import PreparedRead
 from app.services import DbSession, audit, connections, notify, service_clients, tokens
 from app.services.audit import Actor
@@ -98,16 +99,26 @@ def peek(
     connection_id: int,
     now: datetime,
     policy: tokens.RefreshPolicy,
+    cache: ReadCache | None = None,
 ) -> tuple[Caller | None, Vended | None]:
     """The token endpoint's hot path, in one read-only query (`app.reads`): the client
     this secret authenticates (as `service_clients.authenticate`), and the stored token when
     that client may have it and it needs no refresh. A None token sends the caller down the
-    full path (`vend_token`), which also explains every refusal."""
+    full path (`vend_token`), which also explains every refusal. With a `cache` (PostgreSQL)
+    the row of an authenticated client is remembered until anything it holds changes."""
     parsed = service_clients.parse_secret(raw_secret)
     if parsed is None:
         return None, None
-    row = _PEEK.first(engine, client_id=parsed[0], connection_id=connection_id)
-    client = service_clients.caller_from(row, parsed)
+    key = (parsed[0], connection_id)
+    row = MISS if cache is None else cache.get(key)
+    if row is MISS:
+        ticket = 0 if cache is None else cache.ticket()
+        row = _PEEK.first(engine, client_id=parsed[0], connection_id=connection_id)
+        client = service_clients.caller_from(row, parsed)
+        if cache is not None and client is not None:
+            cache.put(key, row, ticket)
+    else:
+        client = service_clients.caller_from(row, parsed)
     if client is None or row is None or row.id is None or not row.granted:
         return client, None
     stored = cast(Connection, row)

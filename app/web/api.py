@@ -22,7 +22,7 @@ from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
 from app.services import proxy, service_clients, vend
-from app.web.providers import client_for, notifier, policy, read_engine
+from app.web.providers import client_for, notifier, policy, read_cache, read_engine
 from app.web.security import settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -120,7 +120,9 @@ def _identify(secret: str) -> service_clients.Caller | None:
     the stored token (`vend.peek`), left in g.ready_token when it can be handed out as is."""
     connection_id = int((request.view_args or {}).get("connection_id") or 0)
     if request.endpoint == "api.token" and 0 < connection_id <= MAX_ID:
-        client, g.ready_token = vend.peek(read_engine(), secret, connection_id, utcnow(), policy())
+        client, g.ready_token = vend.peek(
+            read_engine(), secret, connection_id, utcnow(), policy(), read_cache()
+        )
         return client
     return service_clients.authenticate(read_engine(), secret)
 

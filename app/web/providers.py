@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from app.factorial import FactorialClient
+from app.read_cache import ReadCache
 from app.services import notify, tokens
 from app.sweeper import client_factory, notifier_from, policy_from
 from app.web.security import settings
@@ -26,6 +27,12 @@ def policy() -> tokens.RefreshPolicy:
 
 def notifier() -> notify.Notifier:
     return notifier_from(settings())
+
+
+def read_cache() -> ReadCache | None:
+    """Where the token endpoint remembers its read on PostgreSQL (`app.read_cache`)."""
+    cache: ReadCache | None = current_app.extensions.get("read_cache")
+    return cache
 
 
 def read_engine() -> Engine:

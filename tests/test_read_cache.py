@@ -1,0 +1,220 @@
+"""The token endpoint's remembered read on PostgreSQL (`app.read_cache`): served from memory
+only while the change feed proves nothing changed; every write, from any process, is seen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, select, update
+
+from app import create_app
+from app.extensions import db
+from app.models import Connection, ServiceClient, ServiceClientGrant, utcnow
+from app.read_cache import APPLICATION_NAME, CHANNEL, MISS, ReadCache
+from app.services import service_clients
+from tests import test_api_helpers as helpers
+
+user_connection = helpers.user_connection
+
+
+def _postgres_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the change feed is PostgreSQL's LISTEN/NOTIFY")
+
+
+def _libpq(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture
+def cache(app: Flask, database_url: str) -> ReadCache:
+    _postgres_only(database_url)
+    found = app.extensions["read_cache"]
+    assert isinstance(found, ReadCache)
+    found.feed.start()
+    _until(found.feed.quiet, "the change feed never started listening")
+    return found
+
+
+@pytest.fixture
+def reads(app: Flask) -> Iterator[list[int]]:
+    """One entry per connection the token endpoint's read engine hands out: a database read."""
+    seen: list[int] = []
+    engine = app.extensions["read_engine"]
+
+    def checkout(*_: Any) -> None:
+        seen.append(1)
+
+    event.listen(engine, "checkout", checkout)
+    yield seen
+    event.remove(engine, "checkout", checkout)
+
+
+def _until(condition: Callable[[], bool], message: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.02)
+
+
+def _token(client: FlaskClient, connection_id: int, secret: str) -> Any:
+    return client.get(f"/api/v1/connections/{connection_id}/token", headers=helpers.bearer(secret))
+
+
+def _outside(database_url: str, sql: str, **params: Any) -> None:
+    """A write from outside this process's engines: another worker, host or psql."""
+    with psycopg.connect(_libpq(database_url), autocommit=True) as other:
+        other.execute(sql, params)  # type: ignore[arg-type]
+
+
+def test_a_repeated_call_is_served_without_reading_the_database(
+    app: Flask, client: FlaskClient, cache: ReadCache, reads: list[int], user_connection: int
+) -> None:
+    secret = helpers.make_client(app, connections=(user_connection,))
+    first = _token(client, user_connection, secret)
+    assert first.status_code == 200
+    assert len(reads) == 1
+    for _ in range(5):
+        again = _token(client, user_connection, secret)
+        assert again.status_code == 200
+        assert again.get_json() == first.get_json()
+        assert again.headers["Cache-Control"] == "no-store"
+    assert len(reads) == 1
+
+
+def test_a_wrong_secret_is_refused_from_memory_too(
+    app: Flask, client: FlaskClient, cache: ReadCache, reads: list[int], user_connection: int
+) -> None:
+    secret = helpers.make_client(app, connections=(user_connection,))
+    assert _token(client, user_connection, secret).status_code == 200
+    wrong = secret[:-4] + ("aaaa" if not secret.endswith("aaaa") else "bbbb")
+    refused = _token(client, user_connection, wrong)
+    assert refused.status_code == 401
+    assert "WWW-Authenticate" in refused.headers
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["revoke client", "revoke connection", "drop grant", "token expires"],
+)
+def test_a_write_from_another_process_is_seen_by_the_next_call(
+    app: Flask,
+    client: FlaskClient,
+    cache: ReadCache,
+    user_connection: int,
+    database_url: str,
+    change: str,
+) -> None:
+    """The write is committed on a connection this process does not own, as another gunicorn
+    worker, host or psql would; the very next call must not be answered from memory."""
+    secret = helpers.make_client(app, connections=(user_connection,))
+    assert _token(client, user_connection, secret).status_code == 200
+    assert _token(client, user_connection, secret).status_code == 200  # now from memory
+    sql, expected = {
+        "revoke client": ("UPDATE service_clients SET revoked_at = now()", 401),
+        "revoke connection": ("UPDATE connections SET revoked_at = now()", 409),
+        "drop grant": ("DELETE FROM service_client_grants", 403),
+        "token expires": ("UPDATE connections SET expires_at = now() - interval '1 hour'", 409),
+    }[change]
+    if change == "token expires":  # expired with no refresh token: nothing can renew it
+        _outside(database_url, "UPDATE connections SET refresh_token = NULL")
+    _outside(database_url, sql)
+    assert _token(client, user_connection, secret).status_code == expected
+
+
+def test_a_write_in_this_process_is_seen_at_once(
+    app: Flask, client: FlaskClient, cache: ReadCache, user_connection: int
+) -> None:
+    secret = helpers.make_client(app, connections=(user_connection,))
+    assert _token(client, user_connection, secret).status_code == 200
+    assert _token(client, user_connection, secret).status_code == 200
+    with app.app_context():
+        row = db.session.scalars(select(ServiceClient)).one()
+        service_clients.revoke(db.session, row, actor=helpers.ADMIN, now=utcnow())
+    assert _token(client, user_connection, secret).status_code == 401
+
+
+def test_every_write_to_what_the_read_holds_is_notified_at_commit(
+    app: Flask, cache: ReadCache, user_connection: int, database_url: str
+) -> None:
+    helpers.make_client(app, connections=(user_connection,))
+    with psycopg.connect(_libpq(database_url), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+
+        def heard() -> list[str]:
+            return sorted({n.payload for n in listener.notifies(timeout=0.5)})
+
+        assert heard() == []
+        with app.app_context():
+            db.session.execute(update(Connection).values(token_type="Bearer"))
+            assert heard() == []  # not before the commit
+            db.session.commit()
+            assert heard() == ["connections"]
+            db.session.execute(update(ServiceClient).values(name="Renamed"))
+            db.session.execute(ServiceClientGrant.__table__.delete())
+            db.session.commit()
+            assert heard() == ["service_client_grants", "service_clients"]
+            db.session.execute(select(Connection)).all()
+            db.session.commit()
+            assert heard() == []  # reads say nothing
+
+
+def test_while_the_feed_is_down_every_call_reads_the_database(
+    app: Flask,
+    client: FlaskClient,
+    cache: ReadCache,
+    reads: list[int],
+    user_connection: int,
+    database_url: str,
+) -> None:
+    secret = helpers.make_client(app, connections=(user_connection,))
+    assert _token(client, user_connection, secret).status_code == 200
+    before = len(reads)
+    _outside(
+        database_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = %(name)s AND datname = current_database()",
+        name=APPLICATION_NAME,
+    )
+    _until(lambda: not cache.feed.live, "the feed never noticed its connection was gone", 10)
+    for _ in range(3):
+        assert _token(client, user_connection, secret).status_code == 200
+    assert len(reads) == before + 3
+    _until(cache.feed.quiet, "the feed never reconnected")
+    assert _token(client, user_connection, secret).status_code == 200
+    settled = len(reads)
+    assert _token(client, user_connection, secret).status_code == 200
+    assert len(reads) == settled
+
+
+def test_a_remembered_row_is_dropped_after_its_age_bound(cache: ReadCache) -> None:
+    now = [100.0]
+    short = ReadCache(cache.feed, 2, clock=lambda: now[0])
+    short.put("key", "row", short.ticket())
+    assert short.get("key") == "row"
+    now[0] += 2.5
+    assert short.get("key") is MISS
+
+
+def test_a_read_that_raced_a_change_is_not_kept(cache: ReadCache) -> None:
+    ticket = cache.ticket()
+    cache.feed.bump()  # a change heard while the read was in flight
+    cache.put("raced", "row", ticket)
+    assert cache.get("raced") is MISS
+
+
+def test_the_cache_is_off_with_zero_seconds_and_on_sqlite(
+    app_settings: dict[str, Any], database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert create_app({**app_settings, "VEND_CACHE_SECONDS": "0"}).extensions["read_cache"] is None
+    on = create_app(app_settings).extensions["read_cache"]
+    assert (on is not None) == database_url.startswith("postgresql")
+    with pytest.raises(SystemExit):
+        create_app({**app_settings, "VEND_CACHE_SECONDS": "-1"})
+    assert "VEND_CACHE_SECONDS must not be negative" in capsys.readouterr().err
