@@ -1,30 +1,28 @@
-"""The token endpoint's read, remembered for a moment on PostgreSQL while the database reports
-every change to this process (LISTEN/NOTIFY).
+"""The token endpoint's read, remembered for a moment while the database proves that nothing
+it holds has changed.
 
-Each call to the token endpoint reads the client, its grant and the stored token (`vend.peek`).
-On PostgreSQL that read is a round trip and work for the server on every call, for rows that
-change a few times an hour. Here a process keeps the rows it read, for at most
-`VEND_CACHE_SECONDS`, and serves them again only while it can prove nothing changed since:
+Each call to the token endpoint reads the client, its grant and the stored token (`vend.peek`),
+rows that change a few times an hour. A process keeps the rows of authenticated reads, for at
+most `VEND_CACHE_SECONDS` (2 s by default; 0 turns this off), and serves them again only while a
+ticket taken before the read is still current:
 
-- Triggers (migration 0007) notify the channel `factorial_connect_changes` whenever a
-  statement writes `connections`, `service_clients` or `service_client_grants`, from any
-  process or host, even from psql. PostgreSQL delivers the notice when the transaction
-  commits. One listener thread per process holds its own connection, LISTENs, and bumps the
-  generation on every notice: every row read before it is forgotten.
-- Commits made by this process bump the generation at once (an engine `commit` event), so a
-  caller that revoked a client and then asks for a token in the same process never waits for
-  its own notice.
-- A remembered row is served only while the listener is connected and idle with nothing unread
-  on its socket: a notice that has arrived but is not yet handled counts as a change. While the
-  listener is down (connecting, a lost connection, its keepalive query in flight) nothing is
-  served from memory and every call reads the database, exactly as without the cache.
-- The age bound (`VEND_CACHE_SECONDS`, 2 s by default; 0 turns the cache off) caps what a
-  listener that silently stopped hearing could cost, for example behind a pooler in
-  transaction mode that does not carry LISTEN.
+- PostgreSQL (`ChangeFeed`): triggers (migration 0007) notify the channel
+  `factorial_connect_changes` whenever a statement writes `connections`, `service_clients` or
+  `service_client_grants`, from any process or host, even psql; PostgreSQL delivers the notice
+  at commit. One listener thread per process holds its own connection, LISTENs, and bumps the
+  generation on every notice. This process's own commits bump it at once (an engine `commit`
+  event), so a caller that revoked a client and then asks for a token never waits for its own
+  notice. The ticket is the generation, and there is none (nothing is served or kept) while
+  the listener is not connected, is busy (its keepalive query in flight), or has a notice
+  waiting unread on its socket. The age bound caps what a listener that silently stopped
+  hearing could cost, for example behind a pooler in transaction mode that does not carry
+  LISTEN.
+- SQLite (`DataVersion`): `PRAGMA data_version` on a connection that never writes changes
+  whenever any other connection, in any process, commits to the file. It is read on every
+  call, so SQLite's answer is exact; it costs a read of the WAL index in shared memory.
 
 Readiness (expiry, refresh margin, an attempt in flight) is decided again on every call from the
-remembered row; anything but a ready, granted token goes down the full path as before. SQLite
-gets no cache: its read is local and has no change feed.
+remembered row; anything but a ready, granted token goes down the full path as before.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -67,12 +66,14 @@ class ChangeFeed:
         self._fd = -1
         self._pid = 0  # the process whose thread listens: a forked child starts its own
         self._lock = threading.Lock()
+        self._bump_lock = threading.Lock()
         self._stop = threading.Event()
         self._warned = False
         self._heard = False  # the last connection got as far as LISTEN
 
     def bump(self, *_: Any) -> None:
-        self.generation += 1
+        with self._bump_lock:  # `+=` alone could lose a change made by another thread
+            self.generation += 1
 
     def start(self) -> None:
         """Start listening in this process, unless a thread here already does."""
@@ -88,6 +89,13 @@ class ChangeFeed:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def ticket(self) -> int | None:
+        """The generation while `quiet()`, else None: nothing may be served or kept. The
+        first call in a process starts the listener."""
+        self.start()
+        generation = self.generation
+        return generation if self.quiet() else None
 
     def quiet(self) -> bool:
         """Listening, not busy, and no notice waiting unread on the socket."""
@@ -148,36 +156,62 @@ class ChangeFeed:
             connection.close()
 
 
-class ReadCache:
-    """Rows read for a key, served again while the feed proves nothing changed since."""
+class DataVersion:
+    """SQLite's own change counter: `PRAGMA data_version` on a connection that never writes
+    changes whenever any other connection, in any process, commits to the file. Reading it
+    starts a read transaction against the WAL index in shared memory: no disk read, no wait
+    for a writer. One connection per process, shared under a lock (the pragma is per
+    connection, so every ticket must come from the same one)."""
 
-    def __init__(self, feed: ChangeFeed, seconds: float, clock: Callable[[], float]) -> None:
-        self.feed = feed
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def ticket(self) -> int | None:
+        with self._lock:
+            try:
+                if self._pid != os.getpid():  # never use a connection across fork
+                    self._connection = sqlite3.connect(
+                        self._path, timeout=1, isolation_level=None, check_same_thread=False
+                    )
+                    self._pid = os.getpid()
+                assert self._connection is not None
+                return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                self._pid = 0  # open a new connection next time; until then, read
+                return None
+
+
+class ReadCache:
+    """Rows read for a key, served again while the source's ticket proves nothing changed
+    since they were read; never longer than `seconds`."""
+
+    def __init__(
+        self, source: ChangeFeed | DataVersion, seconds: float, clock: Callable[[], float]
+    ) -> None:
+        self.source = source
         self.seconds = seconds
         self._clock = clock
         self._entries: dict[Hashable, tuple[Any, int, float]] = {}
 
-    def get(self, key: Hashable) -> Any:
-        """The remembered row or `MISS`; the first call in a process starts the listener."""
-        self.feed.start()
+    def get(self, key: Hashable) -> tuple[Any, int | None]:
+        """(the remembered row or `MISS`, the ticket to `put` a fresh read with). Take the
+        ticket before reading: a change after it makes the read's entry unusable."""
+        ticket = self.source.ticket()
         entry = self._entries.get(key)
-        if entry is None:
-            return _MISS
-        row, generation, stored = entry
         if (
-            generation != self.feed.generation
-            or self._clock() - stored > self.seconds
-            or not self.feed.quiet()
+            entry is None
+            or ticket is None
+            or entry[1] != ticket
+            or self._clock() - entry[2] > self.seconds
         ):
-            return _MISS
-        return row
+            return _MISS, ticket
+        return entry[0], ticket
 
-    def ticket(self) -> int:
-        """Take before reading: a change heard before `put` makes the read too old to keep."""
-        return self.feed.generation
-
-    def put(self, key: Hashable, row: Any, ticket: int) -> None:
-        if ticket != self.feed.generation or not self.feed.quiet():
+    def put(self, key: Hashable, row: Any, ticket: int | None) -> None:
+        if ticket is None:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
@@ -223,11 +257,16 @@ def cache_for(
     seconds: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> ReadCache | None:
-    """A cache for reads on `engine` when it is PostgreSQL through psycopg and `seconds` > 0;
-    commits on `main` count as changes."""
+    """A cache for reads on `engine` when `seconds` > 0 and the database can prove that nothing
+    changed: PostgreSQL through psycopg (its change feed; commits on `main` count at once) or
+    a SQLite file (its data version). None otherwise."""
     url = engine.url
-    if seconds <= 0 or url.get_backend_name() != "postgresql" or url.get_driver_name() != "psycopg":
+    if seconds <= 0:
         return None
-    feed = feed_for(engine, connect_args)
-    event.listen(main, "commit", feed.bump)
-    return ReadCache(feed, seconds, clock)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+        feed = feed_for(engine, connect_args)
+        event.listen(main, "commit", feed.bump)
+        return ReadCache(feed, seconds, clock)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return ReadCache(DataVersion(str(url.database)), seconds, clock)
+    return None

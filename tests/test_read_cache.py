@@ -1,22 +1,23 @@
-"""The token endpoint's remembered read on PostgreSQL (`app.read_cache`): served from memory
-only while the change feed proves nothing changed; every write, from any process, is seen."""
+"""The token endpoint's remembered read (`app.read_cache`): served from memory only while the
+database proves nothing changed (PostgreSQL's change feed, SQLite's data version); every
+write, from any process, is seen by the next call."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, update
+from sqlalchemy import create_engine, event, select, text, update
 
 from app import create_app
 from app.extensions import db
 from app.models import Connection, ServiceClient, ServiceClientGrant, utcnow
-from app.read_cache import APPLICATION_NAME, CHANNEL, MISS, ReadCache
+from app.read_cache import APPLICATION_NAME, CHANNEL, MISS, ChangeFeed, ReadCache
 from app.services import service_clients
 from tests import test_api_helpers as helpers
 
@@ -33,13 +34,18 @@ def _libpq(database_url: str) -> str:
 
 
 @pytest.fixture
-def cache(app: Flask, database_url: str) -> ReadCache:
-    _postgres_only(database_url)
+def cache(app: Flask) -> ReadCache:
     found = app.extensions["read_cache"]
     assert isinstance(found, ReadCache)
-    found.feed.start()
-    _until(found.feed.quiet, "the change feed never started listening")
+    _until(lambda: found.source.ticket() is not None, "the change feed never started listening")
     return found
+
+
+@pytest.fixture
+def feed(cache: ReadCache, database_url: str) -> ChangeFeed:
+    _postgres_only(database_url)
+    assert isinstance(cache.source, ChangeFeed)
+    return cache.source
 
 
 @pytest.fixture
@@ -67,10 +73,14 @@ def _token(client: FlaskClient, connection_id: int, secret: str) -> Any:
     return client.get(f"/api/v1/connections/{connection_id}/token", headers=helpers.bearer(secret))
 
 
-def _outside(database_url: str, sql: str, **params: Any) -> None:
-    """A write from outside this process's engines: another worker, host or psql."""
-    with psycopg.connect(_libpq(database_url), autocommit=True) as other:
-        other.execute(sql, params)  # type: ignore[arg-type]
+def _outside(database_url: str, statement: Any) -> None:
+    """A write from outside this app's engines: as another worker, host or psql would make."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as other:
+            other.execute(statement)
+    finally:
+        engine.dispose()
 
 
 def test_a_repeated_call_is_served_without_reading_the_database(
@@ -116,15 +126,17 @@ def test_a_write_from_another_process_is_seen_by_the_next_call(
     secret = helpers.make_client(app, connections=(user_connection,))
     assert _token(client, user_connection, secret).status_code == 200
     assert _token(client, user_connection, secret).status_code == 200  # now from memory
-    sql, expected = {
-        "revoke client": ("UPDATE service_clients SET revoked_at = now()", 401),
-        "revoke connection": ("UPDATE connections SET revoked_at = now()", 409),
-        "drop grant": ("DELETE FROM service_client_grants", 403),
-        "token expires": ("UPDATE connections SET expires_at = now() - interval '1 hour'", 409),
-    }[change]
-    if change == "token expires":  # expired with no refresh token: nothing can renew it
-        _outside(database_url, "UPDATE connections SET refresh_token = NULL")
-    _outside(database_url, sql)
+    past = utcnow() - timedelta(hours=1)
+    statements: dict[str, list[Any]] = {
+        "revoke client": [update(ServiceClient).values(revoked_at=past)],
+        "revoke connection": [update(Connection).values(revoked_at=past)],
+        "drop grant": [ServiceClientGrant.__table__.delete()],
+        # expired with no refresh token: nothing can renew it
+        "token expires": [update(Connection).values(expires_at=past, refresh_token=None)],
+    }
+    for statement in statements[change]:
+        _outside(database_url, statement)
+    expected = {"revoke client": 401, "drop grant": 403}.get(change, 409)
     assert _token(client, user_connection, secret).status_code == expected
 
 
@@ -141,9 +153,11 @@ def test_a_write_in_this_process_is_seen_at_once(
 
 
 def test_every_write_to_what_the_read_holds_is_notified_at_commit(
-    app: Flask, cache: ReadCache, user_connection: int, database_url: str
+    app: Flask, feed: ChangeFeed, user_connection: int, database_url: str
 ) -> None:
     helpers.make_client(app, connections=(user_connection,))
+    import psycopg
+
     with psycopg.connect(_libpq(database_url), autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
 
@@ -168,7 +182,7 @@ def test_every_write_to_what_the_read_holds_is_notified_at_commit(
 def test_while_the_feed_is_down_every_call_reads_the_database(
     app: Flask,
     client: FlaskClient,
-    cache: ReadCache,
+    feed: ChangeFeed,
     reads: list[int],
     user_connection: int,
     database_url: str,
@@ -178,15 +192,16 @@ def test_while_the_feed_is_down_every_call_reads_the_database(
     before = len(reads)
     _outside(
         database_url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = %(name)s AND datname = current_database()",
-        name=APPLICATION_NAME,
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = :name AND datname = current_database()"
+        ).bindparams(name=APPLICATION_NAME),
     )
-    _until(lambda: not cache.feed.live, "the feed never noticed its connection was gone", 10)
+    _until(lambda: not feed.live, "the feed never noticed its connection was gone", 10)
     for _ in range(3):
         assert _token(client, user_connection, secret).status_code == 200
     assert len(reads) == before + 3
-    _until(cache.feed.quiet, "the feed never reconnected")
+    _until(feed.quiet, "the feed never reconnected")
     assert _token(client, user_connection, secret).status_code == 200
     settled = len(reads)
     assert _token(client, user_connection, secret).status_code == 200
@@ -195,26 +210,30 @@ def test_while_the_feed_is_down_every_call_reads_the_database(
 
 def test_a_remembered_row_is_dropped_after_its_age_bound(cache: ReadCache) -> None:
     now = [100.0]
-    short = ReadCache(cache.feed, 2, clock=lambda: now[0])
-    short.put("key", "row", short.ticket())
-    assert short.get("key") == "row"
+    short = ReadCache(cache.source, 2, clock=lambda: now[0])
+    row, ticket = short.get("key")
+    assert row is MISS
+    short.put("key", "row", ticket)
+    assert short.get("key")[0] == "row"
     now[0] += 2.5
-    assert short.get("key") is MISS
+    assert short.get("key")[0] is MISS
 
 
-def test_a_read_that_raced_a_change_is_not_kept(cache: ReadCache) -> None:
-    ticket = cache.ticket()
-    cache.feed.bump()  # a change heard while the read was in flight
+def test_a_read_that_raced_a_change_is_not_served(
+    app: Flask, cache: ReadCache, user_connection: int, database_url: str
+) -> None:
+    """The ticket is taken before the read: a change after it leaves the entry unusable."""
+    _, ticket = cache.get("raced")
+    _outside(database_url, update(Connection).values(token_type="Bearer"))
     cache.put("raced", "row", ticket)
-    assert cache.get("raced") is MISS
+    assert cache.get("raced")[0] is MISS
 
 
-def test_the_cache_is_off_with_zero_seconds_and_on_sqlite(
-    app_settings: dict[str, Any], database_url: str, capsys: pytest.CaptureFixture[str]
+def test_the_cache_is_off_with_zero_seconds(
+    app_settings: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert create_app({**app_settings, "VEND_CACHE_SECONDS": "0"}).extensions["read_cache"] is None
-    on = create_app(app_settings).extensions["read_cache"]
-    assert (on is not None) == database_url.startswith("postgresql")
+    assert create_app(app_settings).extensions["read_cache"] is not None
     with pytest.raises(SystemExit):
         create_app({**app_settings, "VEND_CACHE_SECONDS": "-1"})
     assert "VEND_CACHE_SECONDS must not be negative" in capsys.readouterr().err

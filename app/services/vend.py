@@ -104,15 +104,14 @@ def peek(
     """The token endpoint's hot path, in one read-only query (`app.reads`): the client
     this secret authenticates (as `service_clients.authenticate`), and the stored token when
     that client may have it and it needs no refresh. A None token sends the caller down the
-    full path (`vend_token`), which also explains every refusal. With a `cache` (PostgreSQL)
-    the row of an authenticated client is remembered until anything it holds changes."""
+    full path (`vend_token`), which also explains every refusal. With a `cache` the row of
+    an authenticated client is remembered until anything it holds changes (`app.read_cache`)."""
     parsed = service_clients.parse_secret(raw_secret)
     if parsed is None:
         return None, None
     key = (parsed[0], connection_id)
-    row = MISS if cache is None else cache.get(key)
+    row, ticket = (MISS, None) if cache is None else cache.get(key)
     if row is MISS:
-        ticket = 0 if cache is None else cache.ticket()
         row = _PEEK.first(engine, client_id=parsed[0], connection_id=connection_id)
         client = service_clients.caller_from(row, parsed)
         if cache is not None and client is not None:
