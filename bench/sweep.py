@@ -34,6 +34,7 @@ from app.services import notify, sweep, tokens
 from app.services.connect import token_values
 from app.sweeper import client_factory
 from sandbox.testing import SandboxServer
+from tests.conftest import reset_postgres
 
 REDIRECT_URI = "http://127.0.0.1:5000/oauth/callback"
 
@@ -91,6 +92,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     with SandboxServer(redirect_uris=[REDIRECT_URI]) as sandbox:
         database = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}"
+        if database.startswith("postgresql"):
+            reset_postgres(database)  # a second run would otherwise collide with the first's rows
         app = create_app(
             {
                 "APP_ENV": "test",

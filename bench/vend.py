@@ -69,21 +69,12 @@ def environment(tmp: Path) -> dict[str, str]:
     return env
 
 
-def reset_postgres(url: str) -> None:
-    """A PostgreSQL bench database starts empty, like the test suite's."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def seed(env: dict[str, str]) -> tuple[int, str]:
     """Migrate, store a connection whose token expires in a year and a client: (id, secret)."""
     os.environ.update(env)
     if env["DATABASE_URL"].startswith("postgresql"):
+        from tests.conftest import reset_postgres  # here: the bare app must not load the tests
+
         reset_postgres(env["DATABASE_URL"])
     from flask_migrate import upgrade
 
