@@ -44,7 +44,7 @@ CHANNEL = "factorial_connect_changes"
 APPLICATION_NAME = "factorial-connect change feed"  # how the listener shows in pg_stat_activity
 KEEPALIVE = 5.0  # seconds of silence before the listener checks its connection
 MAX_ENTRIES = 4096  # (client, connection) pairs remembered per process; all forgotten when full
-_MISS: Any = object()
+MISS: Any = object()  # what `ReadCache.get` answers when nothing usable is remembered
 
 
 def _readable(fd: int, timeout: float) -> bool:
@@ -207,7 +207,7 @@ class ReadCache:
             or entry[1] != ticket
             or self._clock() - entry[2] > self.seconds
         ):
-            return _MISS, ticket
+            return MISS, ticket
         return entry[0], ticket
 
     def put(self, key: Hashable, row: Any, ticket: int | None) -> None:
@@ -218,7 +218,6 @@ class ReadCache:
         self._entries[key] = (row, ticket, self._clock())
 
 
-MISS = _MISS
 _feeds: dict[str, ChangeFeed] = {}
 _feeds_lock = threading.Lock()
 
