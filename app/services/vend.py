@@ -111,13 +111,12 @@ def peek(
         return None, None
     key = (parsed[0], connection_id)
     row, ticket = (MISS, None) if cache is None else cache.get(key)
-    if row is MISS:
+    fresh = row is MISS
+    if fresh:
         row = _PEEK.first(engine, client_id=parsed[0], connection_id=connection_id)
-        client = service_clients.caller_from(row, parsed)
-        if cache is not None and client is not None:
-            cache.put(key, row, ticket)
-    else:
-        client = service_clients.caller_from(row, parsed)
+    client = service_clients.caller_from(row, parsed)
+    if fresh and cache is not None and client is not None:
+        cache.put(key, row, ticket)
     if client is None or row is None or row.id is None or not row.granted:
         return client, None
     stored = cast(Connection, row)

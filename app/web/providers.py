@@ -30,7 +30,7 @@ def notifier() -> notify.Notifier:
 
 
 def read_cache() -> ReadCache | None:
-    """Where the token endpoint remembers its read on PostgreSQL (`app.read_cache`)."""
+    """Where the token endpoint remembers its read (`app.read_cache`); None when off."""
     cache: ReadCache | None = current_app.extensions.get("read_cache")
     return cache
 
