@@ -57,9 +57,8 @@ class ChangeFeed:
     """A thread holding one LISTEN connection; `generation` grows with every change heard (or
     made by this process), and `quiet()` says whether remembered rows may be served now."""
 
-    def __init__(self, connect: Callable[[], Any], name: str = "change-feed") -> None:
+    def __init__(self, connect: Callable[[], Any]) -> None:
         self._connect = connect
-        self._name = name
         self.generation = 0
         self.live = False  # connected and LISTENing
         self._busy = True  # the listener is reading or querying: treat as changing
@@ -67,7 +66,6 @@ class ChangeFeed:
         self._pid = 0  # the process whose thread listens: a forked child starts its own
         self._lock = threading.Lock()
         self._bump_lock = threading.Lock()
-        self._stop = threading.Event()
         self._warned = False
         self._heard = False  # the last connection got as far as LISTEN
 
@@ -85,10 +83,7 @@ class ChangeFeed:
             self.live, self._busy = False, True  # state copied from a parent means nothing
             self.bump()
             self._pid = os.getpid()
-        threading.Thread(target=self._run, name=self._name, daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
+        threading.Thread(target=self._run, name="change-feed", daemon=True).start()
 
     def ticket(self) -> int | None:
         """The generation while `quiet()`, else None: nothing may be served or kept. The
@@ -108,7 +103,7 @@ class ChangeFeed:
 
     def _run(self) -> None:
         delay = 0.5
-        while not self._stop.is_set():
+        while True:
             self._heard = False
             try:
                 self._listen()
@@ -123,7 +118,7 @@ class ChangeFeed:
             self.live, self._busy = False, True
             self.bump()
             delay = 0.5 if self._heard else min(delay * 2, 30.0)
-            self._stop.wait(delay)
+            time.sleep(delay)
 
     def _listen(self) -> None:
         from psycopg.pq import ConnStatus
@@ -139,7 +134,7 @@ class ChangeFeed:
             if self._warned:
                 log.warning("change feed back: token reads are remembered again")
                 self._warned = False
-            while not self._stop.is_set():
+            while True:
                 readable = _readable(self._fd, KEEPALIVE)
                 self._busy = True
                 if readable:
