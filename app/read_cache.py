@@ -8,14 +8,16 @@ ticket taken before the read is still current:
 
 - PostgreSQL (`ChangeFeed`): triggers (migration 0007) notify the channel
   `factorial_connect_changes` whenever a statement writes `connections`, `service_clients` or
-  `service_client_grants`, from any process or host, even psql; PostgreSQL delivers the notice
-  at commit. One listener thread per process holds its own connection, LISTENs, and bumps the
-  generation on every notice. This process's own commits bump it at once (an engine `commit`
-  event), so a caller that revoked a client and then asks for a token never waits for its own
-  notice. The ticket is the generation, and there is none (nothing is served or kept) while
-  the listener is not connected, is busy (its keepalive query in flight), or has a notice
-  waiting unread on its socket. The age bound caps what a listener that silently stopped
-  hearing could cost, for example behind a pooler in transaction mode that does not carry
+  `service_client_grants`, from any process or host, even psql. PostgreSQL delivers the notice
+  at commit, asynchronously: the writer's commit may return a moment before the notice reaches
+  a listener, and until it does, that listener's process may still serve what it remembers.
+  One listener thread per process holds its own connection, LISTENs, and bumps the generation
+  on every notice. This process's own commits bump it at once (an engine `commit` event), so a
+  caller that revoked a client and then asks for a token never waits for its own notice. The
+  ticket is the generation, and there is none (nothing is served or kept) while the listener
+  is not connected, is busy (its keepalive query in flight), or has a notice waiting unread on
+  its socket. The age bound caps what a late notice, or a listener that silently stopped
+  hearing, could cost: for example behind a pooler in transaction mode, which does not carry
   LISTEN.
 - SQLite (`DataVersion`): `PRAGMA data_version` on a connection that never writes changes
   whenever any other connection, in any process, commits to the file. It is read on every
