@@ -7,6 +7,7 @@ The contract is `app/openapi.json`, served at /api/v1/openapi.json.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ csrf.exempt(bp)
 
 REALM = 'Bearer realm="factorial-connect"'
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
+# A token must not be kept by any cache on its way (HTTP/1.0 ones read Pragma).
+_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL would refuse to compare them)
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _runtime_lock = threading.Lock()
@@ -224,11 +227,15 @@ def token(connection_id: int) -> Response:
         client, (Connection, connection_id), "connection.token_vended", utcnow()
     )
     expires = vended.expires_at.isoformat() if vended.expires_at else None
-    response = jsonify(
-        access_token=vended.access_token, token_type=vended.token_type, expires_at=expires
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
+    # Encoded here, not through jsonify: this is the hottest answer the app gives, and
+    # Flask's provider (sorting, its default hook, a Response built header by header) costs
+    # a tenth of the request. The keys are in jsonify's (sorted) order all the same.
+    body = json.dumps(
+        {"access_token": vended.access_token, "expires_at": expires,
+         "token_type": vended.token_type},
+        separators=(",", ":"),
+    ) + "\n"  # fmt: skip
+    response = Response(body, mimetype="application/json", headers=_NO_STORE)
     return _with_usage(response, due)
 
 

@@ -22,7 +22,12 @@ def client_for(environment: str) -> FactorialClient:
 
 
 def policy() -> tokens.RefreshPolicy:
-    return policy_from(settings())
+    """The refresh policy from the app's settings, built once (settings never change after
+    start; the token endpoint asks on every call)."""
+    found: tokens.RefreshPolicy | None = current_app.extensions.get("refresh_policy")
+    if found is None:
+        found = current_app.extensions.setdefault("refresh_policy", policy_from(settings()))
+    return found
 
 
 def notifier() -> notify.Notifier:
