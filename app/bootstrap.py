@@ -136,7 +136,9 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 def register_security(app: Flask, settings: Settings) -> None:
     from app.web.security import ApiAwareSessionInterface, install_security_headers
+    from app.web.token_lane import install_token_lane
 
+    install_token_lane(app)  # inside the security headers: they apply to its answers too
     install_security_headers(app, settings)
     app.session_interface = ApiAwareSessionInterface()
 

@@ -117,10 +117,38 @@ def peek(
     client = service_clients.caller_from(row, parsed)
     if fresh and cache is not None and client is not None:
         cache.put(key, row, ticket)
+    return client, _handed_out(client, row, now, policy)
+
+
+def recall(
+    cache: ReadCache,
+    raw_secret: str,
+    connection_id: int,
+    now: datetime,
+    policy: tokens.RefreshPolicy,
+) -> tuple[Caller, Vended] | None:
+    """`peek` from memory alone, for the token lane (`app.web.token_lane`): the client and a
+    token ready to hand out, or None whenever anything else must decide (nothing remembered,
+    a wrong secret, no grant, a token due or unusable)."""
+    parsed = service_clients.parse_secret(raw_secret)
+    if parsed is None:
+        return None
+    row, _ = cache.get((parsed[0], connection_id))
+    if row is MISS:
+        return None
+    client = service_clients.caller_from(row, parsed)
+    vended = _handed_out(client, row, now, policy)
+    return None if client is None or vended is None else (client, vended)
+
+
+def _handed_out(
+    client: Caller | None, row: Any, now: datetime, policy: tokens.RefreshPolicy
+) -> Vended | None:
+    """The stored token when the client may have it and it needs no refresh."""
     if client is None or row is None or row.id is None or not row.granted:
-        return client, None
+        return None
     stored = cast(Connection, row)
-    return client, (_vended(stored) if _ready(stored, now, policy) else None)
+    return _vended(stored) if _ready(stored, now, policy) else None
 
 
 def _ready(connection: Connection, now: datetime, policy: tokens.RefreshPolicy) -> bool:

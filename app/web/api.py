@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ csrf.exempt(bp)
 REALM = 'Bearer realm="factorial-connect"'
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
 # A token must not be kept by any cache on its way (HTTP/1.0 ones read Pragma).
-_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL would refuse to compare them)
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _runtime_lock = threading.Lock()
@@ -74,8 +74,10 @@ def _build(app: Flask) -> Runtime:
     )
 
 
-def runtime() -> Runtime:
-    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+def runtime(app: Flask | None = None) -> Runtime:
+    """This app's runtime (the current app's by default), built on first use."""
+    if app is None:
+        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     found = app.extensions.get("service_api")
     if found is None:
         with _runtime_lock:
@@ -223,34 +225,52 @@ def token(connection_id: int) -> Response:
         except vend.Unavailable as exc:
             extra = {"cause": exc.cause} if exc.cause else {}
             return api_error(409, exc.reason, exc.message, extra=extra)
-    due = runtime().usage.note(
-        client, (Connection, connection_id), "connection.token_vended", utcnow()
-    )
-    expires = vended.expires_at.isoformat() if vended.expires_at else None
-    # Encoded here, not through jsonify: this is the hottest answer the app gives, and
-    # Flask's provider (sorting, its default hook, a Response built header by header) costs
-    # a tenth of the request. The keys are in jsonify's (sorted) order all the same.
-    body = json.dumps(
-        {"access_token": vended.access_token, "expires_at": expires,
-         "token_type": vended.token_type},
-        separators=(",", ":"),
-    ) + "\n"  # fmt: skip
-    response = Response(body, mimetype="application/json", headers=_NO_STORE)
+    due = note_token(runtime(), client, connection_id)
+    response = Response(token_body(vended), mimetype="application/json", headers=NO_STORE)
     return _with_usage(response, due)
 
 
+def note_token(
+    found: Runtime, client: service_clients.Caller, connection_id: int
+) -> vend.Usage | None:
+    """Count one vend toward "last used" and the hourly audit count; a count due to be
+    written comes back (`usage_writer`)."""
+    return found.usage.note(
+        client, (Connection, connection_id), "connection.token_vended", utcnow()
+    )
+
+
+def token_body(vended: vend.Vended) -> bytes:
+    """The token endpoint's JSON, the same bytes jsonify would give (sorted keys, compact).
+    Encoded here: it is the hottest answer the app gives, and Flask's provider (sorting, its
+    default hook, a Response built header by header) cost a tenth of the request."""
+    expires = vended.expires_at.isoformat() if vended.expires_at else None
+    return (
+        json.dumps(
+            {"access_token": vended.access_token, "expires_at": expires,
+             "token_type": vended.token_type},
+            separators=(",", ":"),
+        ) + "\n"
+    ).encode()  # fmt: skip
+
+
 def _with_usage(response: Response, due: vend.Usage | None) -> Response:
-    """Write a due usage count once the answer is sent (the server closes the response): the
-    caller never waits for it, even when other writers hold SQLite's lock."""
     if due is not None:
-        app, recorder = current_app._get_current_object(), runtime().usage  # type: ignore[attr-defined]
-
-        def write() -> None:
-            with app.app_context():
-                recorder.write(db.session, due)
-
-        response.call_on_close(write)
+        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        response.call_on_close(usage_writer(app, due))
     return response
+
+
+def usage_writer(app: Flask, due: vend.Usage) -> Callable[[], None]:
+    """Writes a due usage count; run once the answer is sent (the server closes the response),
+    so the caller never waits for it, even when other writers hold SQLite's lock."""
+    recorder = runtime(app).usage
+
+    def write() -> None:
+        with app.app_context():
+            recorder.write(db.session, due)
+
+    return write
 
 
 def _proxy_request(path: str) -> proxy.ProxyRequest:
