@@ -8,7 +8,11 @@ seeds one connection and one service client, and measures requests/s, p50 and p9
 `bare_app()` (a constant JSON) served by the same command, in interleaved rounds. Prints the
 medians and the ratio (targets: ≥ 0.6 of the bare endpoint's requests/s, p99 ≤ 20 ms).
 Uses `wrk` when installed, else a Python load generator (threads + keep-alive sessions).
-Run by hand: `.venv/bin/python bench/vend.py [--seconds 5] [--rounds 3] [--concurrency 16]`.
+Each round opens new connections, and which gunicorn worker accepts each of them is chance: a
+round whose 16 connections land on two workers runs up to twice as fast as one spread over
+five, for either endpoint. Single rounds' ratios therefore range widely (0.5 to 0.9 on a 2-vCPU
+machine); the default nine rounds make the medians steady to a few hundredths.
+Run by hand: `.venv/bin/python bench/vend.py [--seconds 4] [--rounds 9] [--concurrency 16]`.
 Set BENCH_DATABASE_URL to run against PostgreSQL instead of a temporary SQLite file.
 """
 
@@ -188,8 +192,8 @@ def with_threads(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5, help="length of each measurement")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=4, help="length of each measurement")
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     run = with_wrk if shutil.which("wrk") else with_threads
