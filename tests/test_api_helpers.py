@@ -104,6 +104,11 @@ def last_used(app: Flask, model: type[Connection | ApiKey | ServiceClient], row_
         return db.session.scalar(select(model.last_used_at).where(model.id == row_id))
 
 
+def column(app: Flask, connection_id: int, attribute: Any) -> Any:
+    with app.app_context():
+        return db.session.scalar(select(attribute).where(Connection.id == connection_id))
+
+
 def count_rows(app: Flask, model: Any) -> int:
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(model)) or 0)

@@ -4,20 +4,24 @@ Flask's to decide."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask, request_started
 from flask.testing import FlaskClient
 
 from app import create_app
 from app.models import Connection, ServiceClient, utcnow
+from app.read_cache import MISS
 from app.web.token_lane import TokenLane
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
-from tests.test_api_helpers import audit_rows, bearer, expire_soon, last_used, make_client
+from tests.test_api_helpers import audit_rows, bearer, last_used, make_client
 from tests.test_metrics import samples, value
 
 user_connection = helpers.user_connection
@@ -50,17 +54,30 @@ def _answer(response: Any) -> tuple[int, bytes, dict[str, str]]:
 
 
 def _warm(client: FlaskClient, flask_calls: list[str], path: str, secret: str) -> Any:
-    """Call until the row is remembered: the first call reads it, and its usage write (a
-    commit) makes the next one read again. Flask's last answer, closed."""
-    answers = []
-    for _ in range(3):
+    """Call until the row is remembered, and return Flask's last answer (closed). The first
+    call reads the row; its usage write (a commit) makes the next one read again; and on
+    PostgreSQL nothing is remembered until the change feed listens, nor while the write's
+    notice is on its way."""
+    answers, deadline = [], time.monotonic() + 15
+    while time.monotonic() < deadline:
         calls = len(flask_calls)
         response = client.get(path, headers=bearer(secret))
         response.close()
         if len(flask_calls) == calls:
             return answers[-1]
         answers.append(response)
+        time.sleep(0.02)
     raise AssertionError("the token lane never answered")
+
+
+def _remember(app: Flask, client: FlaskClient, secret: str, connection_id: int) -> None:
+    """Call until the client's read of the connection is remembered, whatever the answer."""
+    cache, key = app.extensions["read_cache"], (int(secret.split("_")[1]), connection_id)
+    deadline = time.monotonic() + 15
+    while cache.get(key)[0] is MISS:
+        assert time.monotonic() < deadline, "the read was never remembered"
+        client.get(_path(connection_id), headers=bearer(secret)).close()
+        time.sleep(0.02)
 
 
 def test_a_remembered_ready_token_is_answered_before_flask_with_the_same_bytes(
@@ -125,11 +142,7 @@ def test_everything_else_is_flasks_to_decide(
         connections = (helpers.grant_user_token(app, sandbox, employee_id="1003"),)
     secret = make_client(app, scopes=scopes, connections=connections)
     path, headers = _path(user_connection), bearer(secret)
-    for _ in range(3):  # remembered now, when anything is (a usage write makes it read again)
-        client.get(path, headers=headers).close()
-    if case == "due for refresh":
-        expire_soon(app, user_connection, seconds=5)
-        client.get(path, headers=headers).close()  # read again after the write: now remembered
+    _remember(app, client, secret, user_connection)
     method = "HEAD" if case == "HEAD" else "GET"
     if case == "wrong secret":
         headers = bearer(secret[:-4] + ("aaaa" if not secret.endswith("aaaa") else "bbbb"))
@@ -142,8 +155,14 @@ def test_everything_else_is_flasks_to_decide(
     elif case == "id too large":
         path = _path(2**31)
     calls = len(flask_calls)
-    response = client.open(path, method=method, headers=headers)
-    response.close()
+    with contextlib.ExitStack() as stack:
+        if case == "due for refresh":  # the remembered token enters the refresh margin
+            expires = helpers.column(app, user_connection, Connection.expires_at)
+            stack.enter_context(time_machine.travel(expires - timedelta(seconds=60), tick=True))
+            cache, key = app.extensions["read_cache"], (int(secret.split("_")[1]), user_connection)
+            assert cache.get(key)[0] is not MISS  # still remembered: only readiness can decline
+        response = client.open(path, method=method, headers=headers)
+        response.close()
     assert len(flask_calls) == calls + 1, "the lane answered what Flask must decide"
     expected = {"wrong secret": 401, "no token:read": 403, "not granted": 403, "HEAD": 200,
                 "due for refresh": 200, "no bearer": 401}  # fmt: skip
