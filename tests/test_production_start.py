@@ -95,6 +95,18 @@ def test_gunicorn_refuses_without_production_settings(tmp_path: Path) -> None:
     assert "SECRET_KEY is missing" in output and "TOKEN_ENCRYPTION_KEYS is missing" in output
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GUNICORN_MAX_REQUESTS", "lots"), ("GUNICORN_THREADS", "0"), ("GUNICORN_TIMEOUT", "-5")],
+)
+def test_gunicorn_refuses_a_malformed_count(tmp_path: Path, name: str, value: str) -> None:
+    env = {**production_env(tmp_path), name: value}
+    process = run_gunicorn(env, free_port())
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert f"{name} must be a whole number" in output and "Traceback" not in output
+
+
 def test_flask_cli_refuses_with_debug_on(tmp_path: Path) -> None:
     env = {**production_env(tmp_path), "DEBUG": "1"}
     flask = str(Path(sys.executable).parent / "flask")
