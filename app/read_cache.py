@@ -24,7 +24,8 @@ ticket taken before the read is still current:
   call, so SQLite's answer is exact; it costs a read of the WAL index in shared memory.
 
 Readiness (expiry, refresh margin, an attempt in flight) is decided again on every call from the
-remembered row; anything but a ready, granted token goes down the full path as before.
+remembered row; anything but a ready, granted token goes down the full path as before. A
+remembered, ready token is answered before Flask is entered (`app.web.token_lane`).
 """
 
 from __future__ import annotations
