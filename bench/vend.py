@@ -10,8 +10,8 @@ medians and the ratio (targets: ≥ 0.6 of the bare endpoint's requests/s, p99 �
 Uses `wrk` when installed, else a Python load generator (threads + keep-alive sessions).
 Each round opens new connections, and which gunicorn worker accepts each of them is chance: a
 round whose 16 connections land on two workers runs up to twice as fast as one spread over
-five, for either endpoint. Single rounds' ratios therefore range widely (0.5 to 0.9 on a 2-vCPU
-machine); the default nine rounds make the medians steady to a few hundredths.
+five, for either endpoint. Single rounds' ratios therefore spread widely (±0.3 around the
+median on a 2-vCPU machine); the default nine rounds make the medians far steadier.
 Run by hand: `.venv/bin/python bench/vend.py [--seconds 4] [--rounds 9] [--concurrency 16]`.
 Set BENCH_DATABASE_URL to run against PostgreSQL instead of a temporary SQLite file.
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from werkzeug.wsgi import ClosingIterator
@@ -88,6 +88,6 @@ class TokenLane:
 
 def install_token_lane(app: Flask) -> None:
     """Put the lane in front of Flask when the token endpoint's read is remembered."""
-    cache: Any = app.extensions.get("read_cache")
+    cache: ReadCache | None = app.extensions.get("read_cache")
     if cache is not None:
         app.wsgi_app = TokenLane(app.wsgi_app, app, cache)  # type: ignore[method-assign]
