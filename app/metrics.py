@@ -69,9 +69,8 @@ def observe_sweep(seconds: float) -> None:
     SWEEP_DURATION.observe(seconds)
 
 
-_vend_outcomes: dict[
-    str, Any
-] = {}  # outcome → its child counter: `labels()` costs more than `inc()`
+# outcome → its child counter: looking it up through `labels()` costs more than `inc()`
+_vend_outcomes: dict[str, Any] = {}
 
 
 def record_vend(outcome: str) -> None:

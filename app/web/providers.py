@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from typing import cast
+
+from flask import Flask, current_app
 from sqlalchemy import Engine
 
 from app.factorial import FactorialClient
@@ -21,12 +23,14 @@ def client_for(environment: str) -> FactorialClient:
     return factory(environment)
 
 
-def policy() -> tokens.RefreshPolicy:
-    """The refresh policy from the app's settings, built once (settings never change after
-    start; the token endpoint asks on every call)."""
-    found: tokens.RefreshPolicy | None = current_app.extensions.get("refresh_policy")
+def policy(app: Flask | None = None) -> tokens.RefreshPolicy:
+    """The refresh policy from the app's settings (the current app's by default), built once:
+    settings never change after start, and the token endpoint asks on every call."""
+    if app is None:
+        app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    found: tokens.RefreshPolicy | None = app.extensions.get("refresh_policy")
     if found is None:
-        found = current_app.extensions.setdefault("refresh_policy", policy_from(settings()))
+        found = app.extensions.setdefault("refresh_policy", policy_from(app.extensions["settings"]))
     return found
 
 

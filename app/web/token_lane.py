@@ -28,8 +28,8 @@ from app import metrics
 from app.models import utcnow
 from app.read_cache import ReadCache
 from app.services import vend
-from app.sweeper import policy_from
 from app.web import api
+from app.web.providers import policy
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -45,7 +45,7 @@ class TokenLane:
         self.wsgi_app = wsgi_app
         self.app = app
         self.cache = cache
-        self.policy = policy_from(app.extensions["settings"])  # settings never change after start
+        self.policy = policy(app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         answer = None
