@@ -3,23 +3,50 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask, Response
 from flask.testing import FlaskClient
 
 from app import create_app
 from sandbox.testing import SandboxServer
+from tests.conftest import AuthActions
 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
         ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
+        ("Referrer-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
         ("Cache-Control", "no-store"),
     ],
 )
 def test_security_headers(client: FlaskClient, header: str, expected: str) -> None:
     assert client.get("/login").headers[header] == expected
+
+
+def test_the_oauth_callback_is_never_sent_as_a_referer(client: FlaskClient) -> None:
+    """Its URL carries `code` and `state`, whatever the answer."""
+    response = client.get("/oauth/callback?code=c0de&state=5tate")
+    assert response.headers.getlist("Referrer-Policy") == ["no-referrer"]
+
+
+def test_a_rejected_callback_to_an_admin_is_never_sent_as_a_referer(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login()
+    response = client.get("/oauth/callback?code=c0de&state=5tate")
+    assert (response.status_code, response.headers.getlist("Referrer-Policy")) == (
+        400,
+        ["no-referrer"],
+    )
+
+
+def test_a_view_cannot_weaken_the_referrer_policy(app: Flask, client: FlaskClient) -> None:
+    @app.get("/loose")
+    def loose() -> Response:
+        return Response("x", headers={"Referrer-Policy": "unsafe-url"})
+
+    assert client.get("/loose").headers.getlist("Referrer-Policy") == ["same-origin"]
 
 
 def test_csp_forbids_inline_script_and_framing(client: FlaskClient) -> None:

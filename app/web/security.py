@@ -58,6 +58,15 @@ class ApiAwareSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, incoming)
 
 
+# URLs that carry secrets in their query string (the OAuth callback's `code` and `state`) must
+# never be sent as a Referer, not even to our own static files. Everywhere else the browser
+# sends the same-origin Referer that Flask-WTF requires of every CSRF-protected POST over HTTPS,
+# and still nothing to another site.
+SECRET_URL_PATHS = frozenset({"/oauth/callback"})
+NO_REFERRER = ("Referrer-Policy", "no-referrer")
+SAME_ORIGIN = ("Referrer-Policy", "same-origin")
+
+
 class ResponseHeaders:
     """WSGI middleware around the app: every response carries the security headers and the
     request id, and the id is known to the log for the request's whole life.
@@ -70,13 +79,12 @@ class ResponseHeaders:
         self.app = app
         fixed = [
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
             ("X-Frame-Options", "DENY"),
         ]
         if s.is_production:
             fixed.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
         self.fixed = fixed
-        self.fixed_names = {name.lower() for name, _ in fixed}
+        self.fixed_names = {name.lower() for name, _ in fixed} | {"referrer-policy"}
         self.defaults = [
             ("Content-Security-Policy", content_security_policy(s)),
             ("Cross-Origin-Opener-Policy", "same-origin"),
@@ -86,13 +94,16 @@ class ResponseHeaders:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # Hand the id back, so a user's report or the proxy's log can be matched to our lines.
         request_id = start_request(environ.get("HTTP_X_REQUEST_ID"))
-        static = environ.get("PATH_INFO", "").startswith("/static/")
+        path = environ.get("PATH_INFO", "")
+        static = path.startswith("/static/")
+        referrer = NO_REFERRER if path in SECRET_URL_PATHS else SAME_ORIGIN
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
             if present & self.fixed_names:
                 headers[:] = [(n, v) for n, v in headers if n.lower() not in self.fixed_names]
             headers.extend(self.fixed)
+            headers.append(referrer)
             headers.extend(d for d in self.defaults if d[0].lower() not in present)
             if not static and "cache-control" not in present:
                 headers.append(self.no_store)

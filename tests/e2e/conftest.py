@@ -139,7 +139,11 @@ def visitor(
 ) -> Iterator[Visitor]:
     """A fresh browser context; `signed_in` is a saved storage state (see `sign_in_once`)."""
     context = browser.new_context(
-        viewport=VIEWPORT, locale="en-GB", timezone_id="UTC", storage_state=signed_in
+        viewport=VIEWPORT,
+        locale="en-GB",
+        timezone_id="UTC",
+        storage_state=signed_in,
+        ignore_https_errors=True,  # HTTPS tests serve a self-signed certificate made at test time
     )
     context.set_default_timeout(15_000)
     try:

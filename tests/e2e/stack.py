@@ -40,7 +40,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def app_env(folder: Path, port: int, sandbox_url: str, **extra: str) -> dict[str, str]:
+def app_env(
+    folder: Path, url: str, sandbox_url: str, **extra: str
+) -> dict[str, str]:
     """The process environment: demo mode, our sandbox, SQLite in `folder`, a 1 s sweep."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
     for name in ("DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "TEST_DATABASE_URL"):
@@ -48,8 +50,8 @@ def app_env(folder: Path, port: int, sandbox_url: str, **extra: str) -> dict[str
     env.update(
         APP_ENV="demo",
         FACTORIAL_DEMO_BASE_URL=sandbox_url,
-        FACTORIAL_DEMO_REDIRECT_URI=f"http://127.0.0.1:{port}/oauth/callback",
-        SESSION_COOKIE_SECURE="false",
+        FACTORIAL_DEMO_REDIRECT_URI=f"{url}/oauth/callback",
+        SESSION_COOKIE_SECURE=str(url.startswith("https://")).lower(),
         DATABASE_URL=f"sqlite:///{folder / 'app.sqlite3'}",
         INSTANCE_PATH=str(folder),
         SCHEDULER="embedded",
@@ -85,11 +87,13 @@ def finish(*processes: subprocess.Popen[str]) -> None:
         assert process.wait(timeout=60) == 0, f"{' '.join(map(str, process.args))}: {output}"
 
 
-def wait_until_up(url: str, server: subprocess.Popen[Any], seconds: float = 30) -> None:
+def wait_until_up(
+    url: str, server: subprocess.Popen[Any], seconds: float = 30, verify: str | bool = True
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and server.poll() is None:
         try:
-            requests.get(f"{url}/healthz", timeout=1).raise_for_status()
+            requests.get(f"{url}/healthz", timeout=1, verify=verify).raise_for_status()
             return
         except requests.RequestException:
             time.sleep(0.1)
@@ -98,19 +102,25 @@ def wait_until_up(url: str, server: subprocess.Popen[Any], seconds: float = 30) 
 
 @contextmanager
 def running_stack(
-    folder: Path, name: str, app_settings: dict[str, str], **sandbox_config: Any
+    folder: Path,
+    name: str,
+    app_settings: dict[str, str],
+    tls: tuple[Path, Path] | None = None,
+    **sandbox_config: Any,
 ) -> Iterator[Stack]:
     """Sandbox, migrated database, an admin and a viewer, then gunicorn with two workers;
-    each process is stopped by its own pid."""
+    each process is stopped by its own pid. With `tls` (certificate, key) gunicorn ends TLS
+    itself (`--certfile`), and the app is served, and its cookies marked, as https."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     with SandboxServer(redirect_uris=[f"{url}/oauth/callback"], **sandbox_config) as sandbox:
-        env = app_env(folder, port, sandbox.url, **app_settings)
+        env = app_env(folder, url, sandbox.url, **app_settings)
         finish(flask(env, "db", "upgrade"))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         with (ARTIFACTS / f"{name}-gunicorn.log").open("w") as log:
             command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2"]
             command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
+            command += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])] if tls else []
             server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
             try:
                 finish(
@@ -125,7 +135,7 @@ def running_stack(
                         stdin=PASSWORD,
                     ),
                 )
-                wait_until_up(url, server)
+                wait_until_up(url, server, verify=str(tls[0]) if tls else True)
                 yield Stack(url, sandbox, folder)
             finally:
                 server.send_signal(signal.SIGTERM)
