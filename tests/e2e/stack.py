@@ -40,9 +40,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def app_env(
-    folder: Path, url: str, sandbox_url: str, **extra: str
-) -> dict[str, str]:
+def app_env(folder: Path, url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
     """The process environment: demo mode, our sandbox, SQLite in `folder`, a 1 s sweep."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
     for name in ("DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "TEST_DATABASE_URL"):

@@ -30,7 +30,8 @@ def test_an_admin_signs_in_and_out_over_https(
     with visitor(browser, stack, test_name) as v:
         with v.step("sign in"):
             v.sign_in(ADMIN_EMAIL)
-            expect(v.page.get_by_role("heading", name="Welcome to Factorial Connect")).to_be_visible()
+            welcome = v.page.get_by_role("heading", name="Welcome to Factorial Connect")
+            expect(welcome).to_be_visible()
         with v.step("another form: sign out"):
             v.page.get_by_role("button", name="Sign out").click()
             v.page.wait_for_url(stack.url + "/login*")
