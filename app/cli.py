@@ -1,4 +1,9 @@
-"""`flask` commands: create-admin, keys generate|rotate, demo bootstrap."""
+"""`flask` commands: create-admin, keys generate|secret-key|rotate, demo bootstrap, tokens.
+
+`keys` is also a Flask plugin command (the `flask.commands` entry point in pyproject.toml), so
+`flask keys generate` and `flask keys secret-key` work before any configuration exists: Flask
+finds plugin commands without loading the app, and those two never load it.
+"""
 
 from __future__ import annotations
 
@@ -49,13 +54,19 @@ def create_admin_command(email: str, role: str, password_stdin: bool) -> None:
 
 @click.group("keys", cls=AppGroup)
 def keys_group() -> None:
-    """Encryption keys for secrets at rest."""
+    """New SECRET_KEY and TOKEN_ENCRYPTION_KEYS values; re-encryption after a key rotation."""
 
 
-@keys_group.command("generate")
+@keys_group.command("generate", with_appcontext=False)
 def generate_key() -> None:
-    """Print a new Fernet key; put it first in TOKEN_ENCRYPTION_KEYS, then run `keys rotate`."""
+    """Print a new Fernet key for TOKEN_ENCRYPTION_KEYS (when rotating: first, then `rotate`)."""
     click.echo(crypto.generate_key())
+
+
+@keys_group.command("secret-key", with_appcontext=False)
+def generate_secret_key() -> None:
+    """Print a new random SECRET_KEY (64 characters)."""
+    click.echo(secrets.token_urlsafe(48))
 
 
 @keys_group.command("rotate")
