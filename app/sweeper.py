@@ -62,13 +62,89 @@ def _settings(app: Flask) -> Settings:
     return settings
 
 
+class LeaderLease:
+    """The sweep's leadership lease, held by one process at a time across workers and hosts.
+
+    It lasts one SWEEP_INTERVAL and, once taken, a heartbeat renews it every third of that
+    for as long as it is held, however long a sweep takes. A leader that dies stops renewing:
+    its lease runs out within one interval and a follower, trying every half interval, takes
+    it within 1.5 intervals. `release` gives it back at once (a one-shot sweep, a clean stop)."""
+
+    def __init__(self, app: Flask, owner: str | None = None) -> None:
+        self.app = app
+        self.owner = owner or locks.owner_id()
+        self.ttl = timedelta(seconds=max(_settings(app).sweep_interval, 1))
+        self._held = threading.Event()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._held.is_set()
+
+    def acquire(self) -> bool:
+        """Take the lease (or keep it); True while this process leads."""
+        if self.held:
+            return True
+        if not self._try():
+            return False
+        self._held.set()
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="sweep-lease", daemon=True)
+        self._heartbeat.start()
+        return True
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+            self._heartbeat = None
+        self._held.clear()
+        with self.app.app_context():
+            try:
+                locks.release(db.session, LEADER_LEASE, self.owner)
+            except Exception:  # the database is away: the lease lapses within one interval
+                log.warning("could not give the sweep lease back", exc_info=True)
+            finally:
+                db.session.remove()
+
+    def _try(self) -> bool:
+        with self.app.app_context():
+            try:
+                return locks.try_acquire(db.session, LEADER_LEASE, self.owner, utcnow(), self.ttl)
+            finally:
+                db.session.remove()
+
+    def _beat(self) -> None:
+        """Renew until released, or until another process took over (then we follow)."""
+        while not self._stop.wait(self.ttl.total_seconds() / 3):
+            try:
+                renewed = self._try()
+            except Exception:  # the database is away: keep trying while the lease lasts
+                log.warning("could not renew the sweep lease; retrying", exc_info=True)
+                continue
+            if not renewed:
+                log.warning("the sweep lease passed to another process; following")
+                self._held.clear()
+                return
+
+
 def sweep_once(app: Flask, owner: str, concurrency: int = 8) -> sweep.SweepReport | None:
-    """Run one sweep if this process holds (or takes) the leadership lease, else None."""
+    """One sweep for cron: take the lease, sweep, give the lease back; None when another
+    process leads."""
+    lease = LeaderLease(app, owner)
+    if not lease.acquire():
+        return None
+    try:
+        return _sweep(app, concurrency)
+    finally:
+        lease.release()
+
+
+def _sweep(app: Flask, concurrency: int = 8) -> sweep.SweepReport:
+    """One sweep by the process holding the lease."""
     settings = _settings(app)
-    ttl = timedelta(seconds=max(settings.sweep_interval * 5, 300))
     with app.app_context():
-        if not locks.try_acquire(db.session, LEADER_LEASE, owner, utcnow(), ttl):
-            return None
         engine = db.engine
         report = sweep.run_sweep(
             lambda: Session(engine),
@@ -98,17 +174,22 @@ def key_verifier(settings: Settings) -> sweep.KeyVerifier:
 
 
 def run_forever(app: Flask, stop: threading.Event) -> None:
-    """Sweep every SWEEP_INTERVAL until `stop` is set; a failed sweep is logged, not fatal."""
-    owner = locks.owner_id()
+    """Sweep every SWEEP_INTERVAL while this process leads, try to lead every half interval
+    otherwise, until `stop` is set; then give the lease back. A failed sweep is logged."""
+    lease = LeaderLease(app)
     interval = _settings(app).sweep_interval
-    while not stop.is_set():
-        try:
-            sweep_once(app, owner)
-        except Exception:
-            log.exception("sweep failed; will try again in %s s", interval)
-        stop.wait(interval)
-    with app.app_context():
-        locks.release(db.session, LEADER_LEASE, owner)
+    try:
+        while not stop.is_set():
+            leading = False
+            try:
+                leading = lease.acquire()
+                if leading:
+                    _sweep(app)
+            except Exception:
+                log.exception("sweep failed; will try again in %s s", interval)
+            stop.wait(interval if leading else interval / 2)
+    finally:
+        lease.release()
 
 
 _started: set[int] = set()

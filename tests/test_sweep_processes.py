@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models import Lease
+from app.sweeper import LEADER_LEASE
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.lifecycle import access_token, connect_user, make_due, refresh_requests
@@ -152,3 +156,74 @@ def test_refresh_one_connection_from_the_cli(
         timeout=60,
     )
     assert (result.returncode, "refreshed" in result.stdout) == (0, True)
+
+
+def sweep_leader(app: Flask) -> str:
+    """The pid part of the sweep lease's owner (`host:pid:random`), or '' when nobody leads."""
+    with app.app_context():
+        owner = db.session.scalar(select(Lease.owner).where(Lease.name == LEADER_LEASE))
+        db.session.remove()
+    return owner.split(":")[1] if owner else ""
+
+
+def test_two_cron_sweeps_one_after_the_other_both_sweep(
+    app: Flask, app_settings: dict[str, Any], due_connection: int
+) -> None:
+    """A one-shot sweep gives the lease back when it ends (it used to keep it for 5 minutes)."""
+    runs = [
+        subprocess.run(
+            flask_command("tokens", "refresh-due"),
+            cwd=ROOT,
+            env=process_env(app, app_settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    assert [("keys_verified=" in run.stdout, run.returncode) for run in runs] == [(True, 0)] * 2
+    assert sweep_leader(app) == ""
+
+
+def start_worker(app: Flask, app_settings: dict[str, Any]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        flask_command("tokens", "worker"),
+        cwd=ROOT,
+        env=process_env(app, app_settings, SWEEP_INTERVAL=str(INTERVAL)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+INTERVAL = 2
+
+
+def test_a_killed_leaders_lease_passes_on_within_two_intervals(
+    app: Flask, app_settings: dict[str, Any], due_connection: int, sandbox: SandboxServer
+) -> None:
+    leader = start_worker(app, app_settings)
+    follower = None
+    try:
+        assert wait_for(lambda: sweep_leader(app) == str(leader.pid), 30)
+        follower = start_worker(app, app_settings)
+        time.sleep(3 * INTERVAL)  # the follower is up and keeps trying; the leader renews
+        assert sweep_leader(app) == str(leader.pid)
+        make_due(app, due_connection)
+        sandbox.reset_counts()
+        os.kill(leader.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        took_over = wait_for(lambda: sweep_leader(app) == str(follower.pid), 10)
+        handover = time.monotonic() - killed
+        print(f"sweep leadership passed on {handover:.2f} s after kill -9 (interval {INTERVAL} s)")
+        assert (took_over, handover <= 2 * INTERVAL) == (True, True)
+        assert wait_for(lambda: refresh_requests(sandbox) == 1, 5 * INTERVAL)
+    finally:
+        stop_processes(leader, follower)
+
+
+def stop_processes(*processes: subprocess.Popen[str] | None) -> None:
+    """Each by its own pid; a process already dead is reaped."""
+    for process in filter(None, processes):
+        process.kill()
+        process.wait(timeout=30)
