@@ -188,13 +188,50 @@ def _check_environment(e: FactorialEnvironment, prefix: str, problems: list[str]
         problems.append(f"{prefix}REDIRECT_URI must be an https:// URL in production")
 
 
+def is_patterned(key: str) -> bool:
+    """True when `key` repeats itself: a short unit over and over, or a run of one character.
+
+    A random key has nearly as many distinct adjacent pairs as it has pairs (a long one from a
+    small alphabet still has dozens); a repeated or padded key has only a handful.
+    """
+    pairs = {key[i : i + 2] for i in range(len(key) - 1)}
+    return len(pairs) < min((len(key) - 1) / 2, 24)
+
+
+def _secret_key_problem(key: str) -> str | None:
+    if key.strip().lower() in KNOWN_DEFAULT_SECRETS:
+        return "SECRET_KEY is missing or a known default; set a long random value"
+    if len(key) < 32:
+        return "SECRET_KEY is too short; use at least 32 random characters"
+    if is_patterned(key):
+        return (
+            "SECRET_KEY is a repeated pattern, not a random value; generate one with "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+    return None
+
+
+def _webhook_problems(s: Settings) -> list[str]:
+    """The URL is never quoted: webhook URLs often carry a token in their path."""
+    if not s.notify_webhook_url:
+        return []
+    problems = []
+    if not s.notify_webhook_url.startswith("https://"):
+        problems.append("NOTIFY_WEBHOOK_URL must be an https:// URL in production")
+    if not s.notify_webhook_secret.strip():
+        problems.append(
+            "NOTIFY_WEBHOOK_SECRET is required when NOTIFY_WEBHOOK_URL is set "
+            "(webhooks are HMAC-signed with it; set a long random value)"
+        )
+    return problems
+
+
 def production_problems(s: Settings) -> list[str]:
     """One line per reason the production configuration must not start."""
     problems: list[str] = []
-    if s.secret_key.strip().lower() in KNOWN_DEFAULT_SECRETS:
-        problems.append("SECRET_KEY is missing or a known default; set a long random value")
-    elif len(s.secret_key) < 32:
-        problems.append("SECRET_KEY is too short; use at least 32 random characters")
+    secret_key_problem = _secret_key_problem(s.secret_key)
+    if secret_key_problem:
+        problems.append(secret_key_problem)
     if not s.token_encryption_keys:
         problems.append("TOKEN_ENCRYPTION_KEYS is missing; generate one with `flask keys generate`")
     for i, key in enumerate(s.token_encryption_keys, start=1):
@@ -202,6 +239,9 @@ def production_problems(s: Settings) -> list[str]:
             problems.append(f"TOKEN_ENCRYPTION_KEYS key #{i} is not a valid Fernet key")
     if s.debug:
         problems.append("DEBUG must be off in production")
+    if not s.session_cookie_secure:
+        problems.append("SESSION_COOKIE_SECURE must be on in production (cookies only over HTTPS)")
+    problems.extend(_webhook_problems(s))
     if "production" not in s.environments:
         problems.append("FACTORIAL_CLIENT_ID is required (register the app in Factorial first)")
     for e in s.environments.values():

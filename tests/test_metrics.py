@@ -241,7 +241,7 @@ def production_client(tmp_path: Path) -> Iterator[FlaskClient]:
     app = create_app(
         {
             "APP_ENV": "production",
-            "SECRET_KEY": "p" * 48,
+            "SECRET_KEY": "Vh3-Tq8LxZ0pN6cWbK2yRj9dMf4sUe7aGo1iYnPk5ErJ",
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "FACTORIAL_CLIENT_ID": "client",
             "FACTORIAL_CLIENT_SECRET": "client-secret-value",

@@ -29,7 +29,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_", "SECRET"))}
     env.update(
         APP_ENV="production",
-        SECRET_KEY="p" * 48,
+        SECRET_KEY="Vh3-Tq8LxZ0pN6cWbK2yRj9dMf4sUe7aGo1iYnPk5ErJ",
         TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         FACTORIAL_CLIENT_ID="client",
         FACTORIAL_CLIENT_SECRET="client-secret-value",

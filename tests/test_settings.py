@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from app import create_app
 from app.settings import SettingsError, load_settings
 
 GOOD_KEY = Fernet.generate_key().decode()
+SECRET = "BXj_zXJ60zxcjljINYFph3SfhoTPY9KF4uAn9YdC7uCzltyD"
+WEBHOOK = "https://hooks.example.com/services/T0KEN-IN-PATH"
 PRODUCTION = {
     "APP_ENV": "production",
-    "SECRET_KEY": "s" * 48,
+    "SECRET_KEY": SECRET,
     "TOKEN_ENCRYPTION_KEYS": GOOD_KEY,
     "FACTORIAL_CLIENT_ID": "client-id",
     "FACTORIAL_CLIENT_SECRET": "client-secret",
@@ -105,8 +108,90 @@ def test_demo_factorial_environment_is_read_from_its_prefix(tmp_path: Path) -> N
 
 def test_settings_repr_hides_secrets(tmp_path: Path) -> None:
     settings = load_settings(PRODUCTION, instance_path=tmp_path)
-    assert "s" * 48 not in repr(settings) and "client-secret" not in repr(settings)
+    assert SECRET not in repr(settings) and "client-secret" not in repr(settings)
 
 
 def test_bad_number_is_reported(tmp_path: Path) -> None:
     assert any("REFRESH_MARGIN" in p for p in problems_for(tmp_path, REFRESH_MARGIN="ten"))
+
+
+# Each unsafe production setting, and the words its single refusal line must contain.
+UNSAFE = [
+    ({"NOTIFY_WEBHOOK_URL": "http://hooks.example.com/x", "NOTIFY_WEBHOOK_SECRET": SECRET},
+     "NOTIFY_WEBHOOK_URL must be an https:// URL"),
+    ({"NOTIFY_WEBHOOK_URL": "hooks.example.com/x", "NOTIFY_WEBHOOK_SECRET": SECRET},
+     "NOTIFY_WEBHOOK_URL must be an https:// URL"),
+    ({"NOTIFY_WEBHOOK_URL": WEBHOOK}, "NOTIFY_WEBHOOK_SECRET is required"),
+    ({"NOTIFY_WEBHOOK_URL": WEBHOOK, "NOTIFY_WEBHOOK_SECRET": "  "},
+     "NOTIFY_WEBHOOK_SECRET is required"),
+    ({"SESSION_COOKIE_SECURE": "false"}, "SESSION_COOKIE_SECURE must be on"),
+    ({"SESSION_COOKIE_SECURE": "0"}, "SESSION_COOKIE_SECURE must be on"),
+    ({"SECRET_KEY": "abcd" * 10}, "SECRET_KEY is a repeated pattern"),
+    ({"SECRET_KEY": "x" * 40}, "SECRET_KEY is a repeated pattern"),
+    ({"SECRET_KEY": "test-secret-key-" + "x" * 32}, "SECRET_KEY is a repeated pattern"),
+    ({"SECRET_KEY": "0123456789" * 4}, "SECRET_KEY is a repeated pattern"),
+    ({"SECRET_KEY": "0123456789abcdef" * 20}, "SECRET_KEY is a repeated pattern"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "expected"), UNSAFE)
+def test_unsafe_setting_is_refused_in_one_line(
+    tmp_path: Path, change: dict[str, str], expected: str
+) -> None:
+    assert [expected in line for line in problems_for(tmp_path, **change)] == [True]
+
+
+@pytest.mark.parametrize(("change", "expected"), UNSAFE)
+def test_create_app_exits_2_with_one_line_for_an_unsafe_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], expected: str
+) -> None:
+    overrides = {**PRODUCTION, "NOTIFY_WEBHOOK_SECRET": "", "INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(SystemExit) as exited:
+        create_app({**overrides, **change})
+    lines = capsys.readouterr().err.splitlines()
+    assert (exited.value.code, [expected in line for line in lines[1:]]) == (2, [True])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"SECRET_KEY": "abcd" * 10},
+        {"SECRET_KEY": "test-secret-key-" + "x" * 32},
+        {"NOTIFY_WEBHOOK_URL": "http://hooks.example.com/T0KEN-IN-PATH"},
+        {"NOTIFY_WEBHOOK_URL": WEBHOOK},
+    ],
+)
+def test_refusal_lines_never_echo_a_secret_or_the_webhook_url(
+    tmp_path: Path, change: dict[str, str]
+) -> None:
+    text = "\n".join(problems_for(tmp_path, **change))
+    assert [value in text for value in change.values()] == [False]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        SECRET,
+        "46f907a4f98789b1cd61938539a75248",  # secrets.token_hex(16)
+        "6378444892333181945979992598297694682076",  # 40 random digits
+        "f1c2e3d4-a5b6-4c7d-8e9f-0a1b2c3d4e5f-long",
+        "correct horse battery staple, then some more words",
+    ],
+)
+def test_random_looking_secret_keys_are_accepted(tmp_path: Path, key: str) -> None:
+    assert (
+        load_settings({**PRODUCTION, "SECRET_KEY": key}, instance_path=tmp_path).secret_key == key
+    )
+
+
+def test_https_webhook_with_a_secret_is_accepted(tmp_path: Path) -> None:
+    env = {**PRODUCTION, "NOTIFY_WEBHOOK_URL": WEBHOOK, "NOTIFY_WEBHOOK_SECRET": SECRET}
+    assert load_settings(env, instance_path=tmp_path).notify_webhook_url == WEBHOOK
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"SESSION_COOKIE_SECURE": "false"}, {"NOTIFY_WEBHOOK_URL": "http://127.0.0.1:9000/hook"}],
+)
+def test_demo_may_use_plain_http_locally(tmp_path: Path, change: dict[str, str]) -> None:
+    assert load_settings({"APP_ENV": "demo", **change}, instance_path=tmp_path).app_env == "demo"

@@ -47,8 +47,11 @@ def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> None:
 
 
 def web_env(tmp_path: Path, storage: str) -> dict[str, str]:
+    """Demo, not production: the client speaks plain http, and production refuses cookies that
+    are not Secure. Throttling is the same in both."""
     return {
         **production_env(tmp_path),
+        "APP_ENV": "demo",
         "RATELIMIT_STORAGE_URI": storage,
         "SESSION_COOKIE_SECURE": "false",
         "SCHEDULER": "off",
