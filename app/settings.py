@@ -276,8 +276,8 @@ def load_settings(
             if not env.get(key):
                 env[key] = generated[key]
         warnings.append("APP_ENV=demo: generated secrets, local sandbox, not for real data")
-    if app_env == "test":
-        env.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
+    if app_env == "test":  # never a known key: a new one per process unless one is given
+        env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_urlsafe(48)
         env.setdefault("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     default_db = f"sqlite:///{(instance / 'factorial-connect.sqlite3').resolve()}"
     keys = tuple(k.strip() for k in env.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip())

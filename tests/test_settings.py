@@ -195,3 +195,14 @@ def test_https_webhook_with_a_secret_is_accepted(tmp_path: Path) -> None:
 )
 def test_demo_may_use_plain_http_locally(tmp_path: Path, change: dict[str, str]) -> None:
     assert load_settings({"APP_ENV": "demo", **change}, instance_path=tmp_path).app_env == "demo"
+
+
+def test_test_environment_signs_with_a_new_random_key_per_process(tmp_path: Path) -> None:
+    first = load_settings({"APP_ENV": "test"}, instance_path=tmp_path)
+    second = load_settings({"APP_ENV": "test"}, instance_path=tmp_path)
+    assert (first.secret_key != second.secret_key, len(first.secret_key) >= 32) == (True, True)
+
+
+def test_test_environment_keeps_a_given_secret_key(tmp_path: Path) -> None:
+    settings = load_settings({"APP_ENV": "test", "SECRET_KEY": SECRET}, instance_path=tmp_path)
+    assert settings.secret_key == SECRET
