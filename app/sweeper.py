@@ -27,7 +27,16 @@ def policy_from(settings: Settings) -> tokens.RefreshPolicy:
     return tokens.RefreshPolicy(
         margin=timedelta(seconds=settings.refresh_margin),
         keepalive_after=timedelta(seconds=settings.keepalive_after),
+        lease=refresh_lease(settings),
     )
+
+
+def refresh_lease(settings: Settings) -> timedelta:
+    """How long a refresh holds its connection: twice the longest its one call to Factorial
+    can take (connect + read timeout), at least 10 s. A holder killed mid-call is noticed when
+    it runs out, and the sweep settles the refresh within this plus one SWEEP_INTERVAL."""
+    budget = settings.factorial_connect_timeout + settings.factorial_read_timeout
+    return timedelta(seconds=max(10.0, 2 * budget))
 
 
 def notifier_from(settings: Settings) -> notify.Notifier:

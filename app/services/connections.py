@@ -57,11 +57,18 @@ def _reconnect(c: Connection, now: datetime, margin: timedelta) -> Status | None
     return None
 
 
+INTERRUPTED = (
+    "A refresh was interrupted before Factorial's answer was stored, so whether the stored "
+    "refresh token still works is unknown. The sweep retries it once; if Factorial refuses it, "
+    "the connection needs a reconnect (refresh outcome lost)."
+)
+
+
 def _in_flight(c: Connection, now: datetime, margin: timedelta) -> Status | None:
     if c.lease_expires_at is not None and c.lease_expires_at > now and c.attempt_id:
         return Status("refreshing", "Refreshing", "info", "A refresh is in progress.")
     if c.attempt_id:
-        return Status("error", "Error", "warn", "The last refresh's outcome was lost; recovering.")
+        return Status("checking", "Checking", "warn", INTERRUPTED)
     return None
 
 
@@ -90,6 +97,7 @@ STATUS_CODES = (
     "revoke_pending",
     "revoked",
     "does_not_expire",
+    "checking",
     "error",
     "expired",
 )
@@ -112,7 +120,7 @@ def status_expression(now: datetime, margin: timedelta) -> ColumnElement[str]:
         (c.revoke_requested_at.is_not(None), "revoke_pending"),
         (or_(c.needs_reconnect_cause != "", c.access_token.is_(None)), "needs_reconnect"),
         (and_(c.attempt_id != "", c.lease_expires_at > now), "refreshing"),
-        (c.attempt_id != "", "error"),
+        (c.attempt_id != "", "checking"),
         (and_(c.failure_count > 0, c.next_retry_at.is_not(None)), "error"),
         (c.expires_at.is_(None), "does_not_expire"),
         (c.expires_at <= now, "expired"),

@@ -23,6 +23,7 @@ STATUS_FILTERS = {
     "refreshing": "Refreshing",
     "does_not_expire": "Does not expire",
     "expired": "Expired",
+    "checking": "Checking",
     "error": "Error",
     "needs_reconnect": "Needs reconnect",
     "revoke_pending": "Revoke pending",
