@@ -1,7 +1,8 @@
 """`python -m sandbox`: serve the sandbox with werkzeug's threaded server.
 
-Prints exactly one line, `Factorial sandbox listening on http://HOST:PORT`, once the socket
-is bound (with the real port when `--port 0`), so callers can wait for it.
+Prints exactly one line on stdout, `Factorial sandbox listening on http://HOST:PORT`, once the
+socket is bound (with the real port when `--port 0`), so callers can wait for it. Before that,
+stderr says whether the database was seeded fresh or resumed from an earlier run.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ import ipaddress
 import os
 import sys
 
+from sqlalchemy.exc import DatabaseError
 from werkzeug.serving import make_server
 
 from sandbox.app import create_app
 from sandbox.config import DEFAULT_REDIRECT_URI, MODES, RuntimeSettings, SandboxConfig
+from sandbox.store import ForeignDatabase
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
-    parser.add_argument("--db", default=":memory:", help="SQLite file path or :memory:")
+    parser.add_argument(
+        "--db",
+        default=":memory:",
+        help="SQLite file path (kept across restarts) or :memory: (seeded fresh each start)",
+    )
     parser.add_argument("--mode", choices=MODES, default="demo")
     parser.add_argument(
         "--redirect-uri",
@@ -74,7 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     if not _is_loopback(args.host):
         # authlib refuses plain-HTTP OAuth off loopback; the sandbox is plain HTTP by design.
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    server = make_server(args.host, args.port, create_app(config_from(args)), threaded=True)
+    try:
+        app = create_app(config_from(args))
+    except (DatabaseError, ForeignDatabase) as exc:
+        reason = exc.orig if isinstance(exc, DatabaseError) else exc
+        print(f"Factorial sandbox cannot use --db {args.db}: {reason}", file=sys.stderr)
+        return 2
+    print(f"Factorial sandbox: {app.extensions['sandbox'].origin}", file=sys.stderr, flush=True)
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        print(f"Factorial sandbox cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
     print(f"Factorial sandbox listening on http://{args.host}:{server.server_port}", flush=True)
     try:
         server.serve_forever()

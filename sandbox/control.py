@@ -116,7 +116,7 @@ def clock() -> Response | tuple[Response, int]:
         offset = _body().get("offset")
         if isinstance(offset, bool) or not isinstance(offset, int | float):
             return _bad("offset must be a number of seconds")
-        sandbox.clock.offset = float(offset)
+        sandbox.set_clock_offset(db(), float(offset))
     return jsonify({"offset": sandbox.clock.offset, "now": sandbox.clock.now()})
 
 

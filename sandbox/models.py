@@ -7,7 +7,7 @@ every token it produced — as an admin revoking an app in Factorial would.
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -106,3 +106,19 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(120))
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[int]
+
+
+class SandboxState(Base):
+    """The one row a restart needs besides the tables: what lives outside them while running.
+
+    `schema` fingerprints the tables it was written with; a file whose fingerprint differs is
+    from another sandbox version and is started fresh. `seeded_keys` is JSON holding the seeded
+    API keys' text, because `GET /_sandbox/seed` shows them (a local fake's demo keys).
+    """
+
+    __tablename__ = "sandbox_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schema: Mapped[str] = mapped_column(String(64))
+    clock_offset: Mapped[float]
+    seeded_keys: Mapped[str] = mapped_column(Text)
+    seeded_at: Mapped[int]

@@ -3,6 +3,11 @@
 SQLite (file or `:memory:`) sits behind one shared connection (StaticPool) and every
 request's database work runs under `Sandbox.lock`, so the threaded server never interleaves
 two transactions on that connection.
+
+A file database outlives the process: a sandbox started on a file an earlier one left behind
+resumes it (grants, tokens, codes, API keys, the seeded keys and the clock offset), so a demo
+restart keeps every connection alive. Faults, counts, rate-limit windows and settings changed
+through the control API live in memory and start over; `POST /_sandbox/reset` reseeds.
 """
 
 from __future__ import annotations
@@ -16,14 +21,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from sandbox.config import RuntimeSettings, SandboxConfig
 from sandbox.faults import FaultBook, RequestCounts
-from sandbox.models import ApiKey, Base, Company, Employee
+from sandbox.models import ApiKey, Base, Company, Employee, Grant, SandboxState
 from sandbox.ratelimit import SlidingWindowLimiter
 
 COMPANIES: list[dict[str, Any]] = [
@@ -83,6 +88,8 @@ class Sandbox:
     #: authlib AuthorizationServer and ResourceProtector, attached by `create_app`
     server: Any = None
     protector: Any = None
+    #: one line on how this process found its database: seeded fresh, or resumed and why
+    origin: str = ""
 
     def reseed(self) -> None:
         """Drop every table, recreate them and insert the demo data; call under `lock`."""
@@ -98,11 +105,41 @@ class Sandbox:
                 self.seeded_keys.append(
                     {"id": key.id, "company_id": company["id"], "name": key.name, "token": token}
                 )
+            session.add(
+                SandboxState(
+                    id=1,
+                    schema=schema_fingerprint(),
+                    clock_offset=0.0,
+                    seeded_keys=json.dumps(self.seeded_keys),
+                    seeded_at=self.clock.now(),
+                )
+            )
             session.commit()
+
+    def resume(self, state: SandboxState) -> str:
+        """Take up where the process that wrote `state` stopped; returns what it found."""
+        self.clock.offset = state.clock_offset
+        self.seeded_keys = json.loads(state.seeded_keys)
+        with self.sessions() as session:
+            grants = session.scalar(select(func.count(Grant.id)).where(Grant.revoked_at.is_(None)))
+            keys = session.scalar(select(func.count(ApiKey.id)))
+        return f"{grants} live grant(s), {keys} API key(s)"
+
+    def set_clock_offset(self, session: Session, offset: float) -> None:
+        """Move the sandbox's "now", in memory and in the saved state (so a restart keeps it)."""
+        self.clock.offset = offset
+        session.execute(update(SandboxState).values(clock_offset=offset))
+
+
+def schema_fingerprint() -> str:
+    """Changes whenever a sandbox table or column does: a saved file from before is not reused."""
+    tables = Base.metadata.sorted_tables
+    columns = "\n".join(f"{t.name}.{c.name}:{c.type}" for t in tables for c in t.columns)
+    return hashlib.sha256(columns.encode()).hexdigest()[:32]
 
 
 def open_sandbox(config: SandboxConfig) -> Sandbox:
-    """Create the engine and a freshly seeded database for `config`."""
+    """Create the engine; resume a file database an earlier sandbox left, else seed afresh."""
     url = "sqlite://" if config.db == ":memory:" else f"sqlite:///{config.db}"
     engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     sandbox = Sandbox(
@@ -112,8 +149,44 @@ def open_sandbox(config: SandboxConfig) -> Sandbox:
         settings=replace(config.settings),
     )
     with sandbox.lock:
-        sandbox.reseed()
+        if config.db == ":memory:":
+            sandbox.reseed()
+            sandbox.origin = "in-memory database, seeded fresh (nothing is kept when it stops)"
+            return sandbox
+        state = _saved_state(sandbox)
+        if isinstance(state, SandboxState):
+            found = sandbox.resume(state)
+            sandbox.origin = f"resumed {config.db} ({found}); earlier tokens and keys still work"
+        else:
+            sandbox.reseed()
+            sandbox.origin = f"started fresh on {config.db} ({state}), seeded"
     return sandbox
+
+
+class ForeignDatabase(ValueError):
+    """The file holds tables that are not the sandbox's: never drop them to seed it."""
+
+
+def _saved_state(sandbox: Sandbox) -> SandboxState | str:
+    """The state row a file database holds, or why the file cannot be resumed."""
+    tables = inspect(sandbox.engine).get_table_names()
+    if not tables:
+        return "a new database"
+    foreign = sorted(set(tables) - set(Base.metadata.tables))
+    if foreign:
+        raise ForeignDatabase(
+            f"it holds tables that are not the sandbox's ({', '.join(foreign)}); "
+            "give the sandbox a file of its own"
+        )
+    if SandboxState.__tablename__ not in tables:
+        return "no saved sandbox state in it"
+    with sandbox.sessions() as session:
+        state = session.get(SandboxState, 1)
+    if state is None:
+        return "no saved sandbox state in it"
+    if state.schema != schema_fingerprint():
+        return "saved by another version of the sandbox"
+    return state
 
 
 def _seed_people(session: Session) -> None:

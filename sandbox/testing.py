@@ -5,11 +5,13 @@
 
 The process is `python -m sandbox --port 0 --mode test --db :memory:` (same interpreter),
 bound to 127.0.0.1; its stderr (request log) goes to `log_path`. `stop()` signals only the
-process it started.
+process it started. With `db=` a file, `restart()` stops the process and starts another on the
+same file and port: a demo restart, which keeps every token and key.
 """
 
 from __future__ import annotations
 
+import os
 import select
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
 
@@ -43,6 +46,8 @@ class SandboxServer:
         *,
         mode: str = "test",
         startup_timeout: float = TIMEOUT,
+        db: str | os.PathLike[str] = ":memory:",
+        port: int = 0,
         **config: Any,
     ) -> None:
         """`config` takes the CLI's settings by name, e.g. `access_token_ttl=60`."""
@@ -51,6 +56,8 @@ class SandboxServer:
             raise TypeError(f"unknown sandbox settings: {sorted(unknown)}")
         self.redirect_uris = list(redirect_uris or [])
         self.mode = mode
+        self.db = os.fspath(db) if db == ":memory:" else os.path.abspath(db)
+        self.port = port
         self.config = config
         self.startup_timeout = startup_timeout
         self.url = ""
@@ -66,11 +73,11 @@ class SandboxServer:
             "--host",
             "127.0.0.1",
             "--port",
-            "0",
+            str(self.port),
             "--mode",
             self.mode,
             "--db",
-            ":memory:",
+            self.db,
         ]
         for uri in self.redirect_uris:
             cmd += ["--redirect-uri", uri]
@@ -99,6 +106,13 @@ class SandboxServer:
         self.url = line.removeprefix(READY_PREFIX)
         self._wait_until_answering()
         return self
+
+    @property
+    def pid(self) -> int:
+        """The sandbox process's id (while it runs)."""
+        if self._process is None:
+            raise SandboxError("sandbox is not running")
+        return self._process.pid
 
     def _read_ready_line(self) -> str:
         """The first stdout line, or "" if none arrives within the startup timeout."""
@@ -133,6 +147,15 @@ class SandboxServer:
         if process.stdout is not None:
             process.stdout.close()
         self._http.close()
+
+    def restart(self) -> Self:
+        """Stop the process and start another on the same database file and the same port."""
+        if self.db == ":memory:":
+            raise SandboxError("restart needs a database file: nothing survives :memory:")
+        self.port = urlsplit(self.url).port or self.port
+        self.stop()
+        self._http = requests.Session()
+        return self.start()
 
     def __enter__(self) -> Self:
         return self.start()
