@@ -1,0 +1,411 @@
+"""Factorial Connect deployed as docs/deploying.md says, on loopback, from the shipped files.
+
+    with ProductionStack("journey") as stack:   # or stack = ProductionStack(...).start()
+        stack.start_worker()                    # the sweep as `flask tokens worker`
+        requests.get(stack.address + "/readyz", verify=stack.cert)
+
+Our own PostgreSQL (initdb, pg_ctl) and Redis, the bundled sandbox behind TLS (production
+refuses a plain-HTTP Factorial), nginx running deploy/nginx-factorial-connect.conf, gunicorn
+started as deploy/factorial-connect-web.service starts it, migrations and an admin made as the
+runbook makes them. Every server has a handle (see servers.py) for failure drills; all logs
+go to test-artifacts/production/<name>/.
+
+The public site is https://<the shipped server_name> (connect.example.com): a browser reaches
+it through a host mapping to nginx's loopback port (see `browser_host_rule`), so nginx and the
+app see the Host and Referer a real deployment on port 443 sees. `address` is where nginx
+listens, for clients that take an IP (requests, with `verify=stack.cert`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import requests
+
+from app.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from sandbox.testing import SandboxServer
+from tests.e2e.stack import ADMIN_EMAIL, PASSWORD
+from tests.production import shipped
+from tests.production.servers import (
+    ROOT,
+    Nginx,
+    Postgres,
+    Redis,
+    Service,
+    StackError,
+    children,
+    copy_log,
+    free_port,
+    postgres_bin,
+    wait_for,
+)
+from tests.production.sweepers import CronSweep
+from tests.tls import self_signed_certificate
+
+ARTIFACTS = ROOT / "test-artifacts" / "production"
+VENV_BIN = Path(sys.executable).parent
+# What a systemd unit starts from: no inherited settings, proxies or CA bundles of ours.
+_BARE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
+class Gunicorn(Service):
+    """The web unit's gunicorn: a master (`pid`) and its workers (`workers()`)."""
+
+    def __init__(self, command: list[str], env: Mapping[str, str], log: Path, port: int) -> None:
+        super().__init__("gunicorn", command, log, env)
+        self.port = port
+
+    def workers(self) -> list[int]:
+        return children(self.pid)
+
+    def wait_for_workers(self, count: int, seconds: float = 30) -> list[int]:
+        wait_for(f"{count} gunicorn workers", lambda: len(self.workers()) == count, seconds, None)
+        return self.workers()
+
+    def kill_worker(self) -> int:
+        """`kill -9` one worker (the master starts another); the killed pid."""
+        pid = self.workers()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def reload(self) -> None:
+        """SIGHUP, as `systemctl reload` sends: new workers, then the old ones finish."""
+        self.signal(signal.SIGHUP)
+
+    def start(self) -> Self:
+        super().start()
+        wait_for("gunicorn", self._answers, 60, self.log)
+        return self
+
+    def _answers(self) -> bool:
+        if not self.running:
+            raise StackError(f"gunicorn exited with {self.wait(0)}; see {self.log}")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+
+class ProductionStack:
+    """See the module docstring. `settings` adds or overrides app settings (environment)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        access_token_ttl: int = 3600,
+        refresh_margin: int = 6,
+        sweep_interval: int = 1,
+        gunicorn_workers: int = 2,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.artifacts = ARTIFACTS / name
+        self.public_host = shipped.server_name()
+        self.url = f"https://{self.public_host}"
+        self.ports = shipped.SitePorts(http=free_port(), https=free_port(), upstream=free_port())
+        self.address = f"https://127.0.0.1:{self.ports.https}"
+        self.sandbox_url = f"https://127.0.0.1:{free_port()}"
+        self.sandbox = SandboxServer(
+            [f"{self.url}/oauth/callback"], access_token_ttl=access_token_ttl
+        )
+        self.tuning = {
+            "REFRESH_MARGIN": str(refresh_margin),
+            "SWEEP_INTERVAL": str(sweep_interval),
+            "GUNICORN_WORKERS": str(gunicorn_workers),
+            **(settings or {}),
+        }
+        self.worker: Service | None = None
+        self.cron: CronSweep | None = None
+        self._exit = ExitStack()
+
+    # -- starting and stopping -------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        shutil.rmtree(self.artifacts, ignore_errors=True)
+        self.artifacts.mkdir(parents=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"fc-production-{self.name}-"))
+        self.folder.chmod(0o755)  # PostgreSQL runs as its own user and must reach its folder
+        self._exit.callback(self._keep_logs_and_clean_up)
+        self.cert, self.key = self_signed_certificate(self.folder)
+        self.instance = self.folder / "instance"
+        self._start_databases()
+        self.sandbox.start()
+        self._exit.callback(self.sandbox.stop)
+        self.nginx = self._nginx()
+        self.nginx.start()
+        self._exit.callback(self.nginx.stop)
+        self.env = self._environment()
+        self.deploy()
+        self.web = self._gunicorn()
+        self.web.start()
+        self._exit.callback(self.web.stop)
+        self._exit.callback(self.stop_sweepers)
+        self.wait_until_ready()
+
+    def _start_databases(self) -> None:
+        bin_dir = postgres_bin()
+        if bin_dir is None:
+            raise StackError("PostgreSQL not found under /usr/lib/postgresql (or PG_BIN)")
+        (self.folder / "pg").mkdir()
+        self.postgres = Postgres(self.folder / "pg", self.folder / "pg" / "server.log", bin_dir)
+        self.postgres.start()
+        self._exit.callback(self.postgres.stop)
+        self.redis = Redis(self.folder, self.artifacts / "redis.log")
+        self.redis.start()
+        self._exit.callback(self.redis.stop)
+
+    def stop(self) -> None:
+        """Stop everything this stack started, each by its own pid (PostgreSQL by pg_ctl)."""
+        self._exit.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _keep_logs_and_clean_up(self) -> None:
+        copy_log(self.folder / "pg" / "server.log", self.artifacts / "postgres.log")
+        if self.sandbox.log_path is not None:
+            copy_log(self.sandbox.log_path, self.artifacts / "sandbox.log")
+            self.sandbox.log_path.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        """/etc/factorial-connect/env as deploy/env.example describes it, plus what a test
+        stack needs: the sandbox as Factorial (trusted through REQUESTS_CA_BUNDLE) and short
+        sweep timings."""
+        settings = shipped.production_environment(
+            {
+                "APP_ENV": "production",
+                "SECRET_KEY": secrets.token_urlsafe(48),
+                # As env.example says: made before any setting exists.
+                "TOKEN_ENCRYPTION_KEYS": self._flask(
+                    ["keys", "generate"], _BARE_ENV, secret_output=True
+                ).strip(),
+                "DATABASE_URL": self.postgres.url,
+                "RATELIMIT_STORAGE_URI": self.redis.url,
+                "FACTORIAL_CLIENT_ID": SANDBOX_CLIENT_ID,
+                "FACTORIAL_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+                "FACTORIAL_REDIRECT_URI": f"{self.url}/oauth/callback",
+            }
+        )
+        settings |= {
+            "FACTORIAL_BASE_URL": self.sandbox_url,
+            "REQUESTS_CA_BUNDLE": str(self.cert),
+            **self.tuning,
+        }
+        env_file = self.folder / "env"  # what the units' EnvironmentFile= would hold
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        env_file.chmod(0o600)
+        return {**_BARE_ENV, **settings}
+
+    def _nginx(self) -> Nginx:
+        site = self.folder / "factorial-connect.conf"
+        site.write_text(shipped.nginx_site(self.ports, self.cert, self.key, self.artifacts))
+        conf = self.folder / "nginx.conf"
+        conf.write_text(self._nginx_main(site))
+        ports = [self.ports.http, self.ports.https, _port(self.sandbox_url)]
+        return Nginx(conf, self.folder, self.artifacts / "nginx-error.log", ports)
+
+    def _nginx_main(self, site: Path) -> str:
+        """Debian's nginx.conf in miniature (the site included in `http`), in the foreground,
+        plus a TLS front for the sandbox: that server block is the test's, not the shipped."""
+        temp = self.folder / "nginx-temp"
+        temp.mkdir()
+        temp_paths = "\n".join(
+            f"    {kind}_temp_path {temp / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        user = "user root;" if os.geteuid() == 0 else ""
+        return f"""{user}
+worker_processes 2;
+daemon off;
+pid {self.folder / "nginx.pid"};
+error_log {self.artifacts / "nginx-error.log"} warn;
+events {{ worker_connections 512; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    access_log off;
+{temp_paths}
+    include {site};
+
+    server {{
+        listen 127.0.0.1:{_port(self.sandbox_url)} ssl;
+        ssl_certificate {self.cert};
+        ssl_certificate_key {self.key};
+        access_log {self.artifacts / "sandbox-tls-access.log"};
+        location / {{
+            proxy_pass http://127.0.0.1:{_port(self.sandbox.url)};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto https;
+        }}
+    }}
+}}
+"""
+
+    def _gunicorn(self) -> Gunicorn:
+        unit = shipped.read_unit(shipped.WEB_UNIT)
+        unit_env = unit.environment_with(
+            GUNICORN_BIND=f"127.0.0.1:{self.ports.upstream}", INSTANCE_PATH=str(self.instance)
+        )
+        return Gunicorn(
+            unit.command(VENV_BIN),
+            {**self.env, **unit_env},
+            self.artifacts / "gunicorn.log",
+            self.ports.upstream,
+        )
+
+    # -- the runbook's steps ---------------------------------------------------------------
+
+    def flask(
+        self, *args: str, stdin: str = "", seconds: float = 120, secret_output: bool = False
+    ) -> str:
+        """`flask --app wsgi ARGS` as the runbook's `fc` runs it (the units' settings); its
+        stdout. Fails loudly. With `secret_output` the output is not copied to flask.log."""
+        env = {**self.env, "INSTANCE_PATH": str(self.instance)}
+        return self._flask(args, env, stdin, seconds, secret_output)
+
+    def _flask(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        stdin: str = "",
+        seconds: float = 120,
+        secret_output: bool = False,
+    ) -> str:
+        command = [str(VENV_BIN / "flask"), "--app", "wsgi", *args]
+        result = subprocess.run(
+            command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+            timeout=seconds, check=False,
+        )  # fmt: skip
+        shown = "(secret output not logged)\n" if secret_output else result.stdout
+        with (self.artifacts / "flask.log").open("a") as log:
+            log.write(f"$ flask --app wsgi {' '.join(args)}  # exit {result.returncode}\n")
+            log.write(shown + result.stderr)
+        if result.returncode != 0:
+            raise StackError(f"flask {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result.stdout
+
+    def deploy(self) -> None:
+        """docs/deploying.md's deploy steps: migrations once, then the first admin."""
+        self.flask("db", "upgrade")
+        self.flask("create-admin", ADMIN_EMAIL, "--password-stdin", stdin=PASSWORD + "\n")
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        """/readyz answers 200 through nginx (database, migrations and keys all fine)."""
+
+        def ready() -> bool:
+            try:
+                return self.get("/readyz", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for("the app behind nginx (/readyz)", ready, seconds, self.web.log)
+
+    # -- the sweep, in the two separate modes ----------------------------------------------
+
+    def start_worker(self) -> Service:
+        """`flask --app wsgi tokens worker` as deploy/factorial-connect-worker.service runs it."""
+        if self.worker is not None and self.worker.running:
+            raise StackError("the sweep worker is already running")
+        unit = shipped.read_unit(shipped.WORKER_UNIT)
+        env = {**self.env, **unit.environment_with(INSTANCE_PATH=str(self.instance))}
+        log = self.artifacts / "worker.log"
+        self.worker = Service("worker", unit.command(VENV_BIN), log, env).start()
+        wait_for("the sweep worker", lambda: "Sweep worker started" in log.read_text(), 60, log)
+        return self.worker
+
+    def stop_worker(self) -> int | None:
+        """SIGTERM (the unit's KillSignal): it finishes its sweep and gives the lease back."""
+        worker, self.worker = self.worker, None
+        return None if worker is None else worker.stop(120)
+
+    def start_cron(self, every: float = 1.0) -> CronSweep:
+        """`flask --app wsgi tokens refresh-due` every `every` seconds, one at a time."""
+        if self.cron is not None:
+            raise StackError("the cron sweep is already running")
+        command = [str(VENV_BIN / "flask"), "--app", "wsgi", "tokens", "refresh-due"]
+        env = {**self.env, "INSTANCE_PATH": str(self.instance)}
+        self.cron = CronSweep(command, env, self.artifacts / "cron.log", every).start()
+        return self.cron
+
+    def stop_cron(self) -> None:
+        cron, self.cron = self.cron, None
+        if cron is not None:
+            cron.stop()
+
+    def stop_sweepers(self) -> None:
+        self.stop_cron()
+        self.stop_worker()
+
+    # -- talking to it ---------------------------------------------------------------------
+
+    def get(self, path: str, **kw: object) -> requests.Response:
+        """GET through nginx over TLS, trusting only the stack's certificate."""
+        with self.session() as session:
+            return session.get(self.address + path, **kw)  # type: ignore[arg-type]
+
+    def service_client(self, name: str, *scopes: str) -> str:
+        """A service client for every connection and key (`flask service-clients create`);
+        its secret."""
+        args = [arg for scope in scopes or ("token:read",) for arg in ("--scope", scope)]
+        out = self.flask("service-clients", "create", name, *args, secret_output=True)
+        return out.strip().splitlines()[-1]
+
+    def session(self) -> requests.Session:
+        """A requests session that trusts the stack's certificate alone and ignores the
+        environment (REQUESTS_CA_BUNDLE would override `verify`; proxies must not apply)."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.cert)
+        return session
+
+    def api(self, secret: str) -> requests.Session:
+        """A session for the service API: the bearer secret, the stack's certificate."""
+        session = self.session()
+        session.headers["Authorization"] = f"Bearer {secret}"
+        return session
+
+    @property
+    def browser_host_rule(self) -> str:
+        """Chromium's --host-resolver-rules value sending the public site to nginx."""
+        return f"MAP {self.public_host}:443 127.0.0.1:{self.ports.https}"
+
+    def logs(self) -> list[Path]:
+        """Every log written so far (the PostgreSQL and sandbox logs are copied at stop)."""
+        live = [self.folder / "pg" / "server.log"] if hasattr(self, "folder") else []
+        return sorted(self.artifacts.glob("*.log")) + [p for p in live if p.exists()]
+
+
+def _port(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
