@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APP_PORT     ?= 5000
 SANDBOX_PORT ?= 5001
 
-.PHONY: run test lint typecheck pytest test-postgres clean bench
+.PHONY: run test lint typecheck pytest test-postgres test-production clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -26,15 +26,23 @@ lint: $(STAMP)
 # The suite on SQLite, always, even when TEST_DATABASE_URL is set (that run is test-postgres's).
 # A run that collects no test exits 5, which fails make like any other non-zero status.
 pytest: $(STAMP)
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -m "not production" $(PYTEST_ARGS)
 
 # The suite again on the PostgreSQL server named by TEST_DATABASE_URL (browser tests excepted).
 test-postgres: $(STAMP)
 	@test -n "$(TEST_DATABASE_URL)" || { echo "test-postgres needs TEST_DATABASE_URL=postgresql+psycopg://…" >&2; exit 2; }
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e and not production" $(PYTEST_ARGS)
 
-# lint + SQLite, then PostgreSQL as well when TEST_DATABASE_URL is set (.ci/run sets it).
-test: lint pytest $(if $(TEST_DATABASE_URL),test-postgres)
+# The shipped deployment end to end (tests/production): nginx with deploy/'s site, gunicorn as
+# the web unit starts it, the sweep as worker and as cron, its own PostgreSQL and Redis, Chromium
+# over HTTPS. Skips, saying why, without nginx, openssl, PostgreSQL, Redis or Chromium; with
+# CI=true it fails instead. Logs: test-artifacts/production/.
+test-production: $(STAMP)
+	$(BIN)/python -m pytest -m production tests/production $(PYTEST_ARGS)
+
+# lint + SQLite, then PostgreSQL as well when TEST_DATABASE_URL is set (.ci/run sets it), then
+# the production suite.
+test: lint pytest $(if $(TEST_DATABASE_URL),test-postgres) test-production
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
