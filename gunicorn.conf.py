@@ -3,9 +3,18 @@
 Every value can be overridden on the command line or through the GUNICORN_* variables below.
 """
 
+import ipaddress
 import multiprocessing
 import os
+import socket
 import sys
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+# The app reads an optional .env in the working directory; so must this file, which decides
+# from the same settings (PROXY_FIX_*) how the server binds.
+load_dotenv(Path.cwd() / ".env", override=False)
 
 
 def _count(name, default, least=0):
@@ -22,7 +31,30 @@ def _count(name, default, least=0):
     return value
 
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+def _every_interface(address):
+    """True when a bind address listens on every interface: 0.0.0.0, [::], an empty host."""
+    if address.startswith(("unix:", "fd://")):
+        return False
+    address = address.removeprefix("tcp://")  # then the host as gunicorn.util.parse_address
+    bracketed = "[" in address and "]" in address
+    host = address.split("]")[0][1:] if bracketed else address.split(":")[0]
+    try:
+        return host == "" or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        pass
+    try:
+        return socket.inet_aton(host) == bytes(4)  # "0", "0.0": shorthands a socket accepts
+    except OSError:
+        return False
+
+
+# A trusted proxy makes the app believe X-Forwarded-For (/metrics and sign-in throttling go by
+# that address): then only the proxy may reach gunicorn, so the default bind is loopback.
+_proxy_hops = (_count("PROXY_FIX_X_FOR", 0), _count("PROXY_FIX_X_PROTO", 0))
+TRUSTS_PROXY = max(_proxy_hops) > 0
+bind = os.environ.get("GUNICORN_BIND", "").strip() or (
+    "127.0.0.1:8000" if TRUSTS_PROXY else "0.0.0.0:8000"
+)
 workers = _count("GUNICORN_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 9), least=1)
 worker_class = "gthread"
 threads = _count("GUNICORN_THREADS", 4, least=1)
@@ -47,17 +79,37 @@ access_log_format = '%(h)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%({x
 preload_app = False
 
 
+def serving_problems(addresses):
+    """One line per reason this server must not serve, beyond the app's own settings."""
+    problems = []
+    if os.environ.get("APP_ENV", "").strip() == "test":
+        problems.append(
+            "APP_ENV=test is for the test suite only (fast password hashing, no token sweep); "
+            "serve APP_ENV=production, or APP_ENV=demo to try the app locally"
+        )
+    for address in addresses if TRUSTS_PROXY else ():
+        if _every_interface(address):
+            problems.append(
+                f"GUNICORN_BIND {address} listens on every interface while PROXY_FIX_X_FOR / "
+                "PROXY_FIX_X_PROTO trust a proxy, so a direct caller could forge X-Forwarded-For; "
+                "bind 127.0.0.1:8000 (the default then) or an address only the proxy reaches"
+            )
+    return problems
+
+
 def on_starting(server):
     """Refuse to start the master, not just each worker, when the configuration is unsafe."""
-    import sys
-
     from app.settings import SettingsError, load_settings
 
+    problems = []
     try:
         load_settings(instance_path=os.environ.get("INSTANCE_PATH", "instance"))
     except SettingsError as exc:
+        problems.extend(exc.problems)
+    problems.extend(serving_problems(server.cfg.bind))
+    if problems:
         print("Factorial Connect cannot start:", file=sys.stderr)
-        for problem in exc.problems:
+        for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         sys.exit(2)
 
