@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -58,7 +59,7 @@ def environment(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
     env.update(
         APP_ENV="production",
-        SECRET_KEY="b" * 48,
+        SECRET_KEY=secrets.token_urlsafe(48),
         TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         FACTORIAL_BASE_URL="https://api.factorialhr.com",
         FACTORIAL_CLIENT_ID="bench",
