@@ -21,6 +21,7 @@ class AdminClient:
         self.stack = stack
         self.http = stack.session()
         self.http.headers["Host"] = stack.public_host
+        self.callbacks: list[str] = []  # every OAuth callback URL followed, code and state in it
         self.sign_in_response = self.post(
             "/login", {"email": email, "password": PASSWORD}, csrf_from="/login"
         )
@@ -58,6 +59,7 @@ class AdminClient:
         """Connect, approve at the sandbox, follow the callback; the connection's id."""
         authorize = self.post("/connect", {"environment": "production", "kind": kind}, "/connect")
         callback = self.stack.sandbox.approve(authorize.headers["Location"], employee_id)
+        self.callbacks.append(callback)
         landed = self.get(callback)
         assert landed.status_code in (302, 303), f"callback: {landed.status_code}"
         return int(landed.headers["Location"].rstrip("/").rsplit("/", 1)[1])

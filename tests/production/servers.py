@@ -2,14 +2,13 @@
 own pid (or, for PostgreSQL, its data directory and pg_ctl), and stopped by that alone.
 
 A handle can be stopped, killed and started again on the same port, which is what failure
-drills need: `Service.kill()` is `kill -9` of that one process, `Postgres.restart()` is
-`pg_ctl restart`, `Redis.stop()` then `Redis.start()` is an outage.
+drills need: `Service.kill()` is `kill -9` of that one process, `Gunicorn.kill_worker()` of one
+worker, `Redis.stop()` then `Redis.start()` an outage (PostgreSQL: postgres.py).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +17,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SBIN = ("/usr/sbin", "/sbin")
@@ -170,130 +171,44 @@ class Redis(Service):
         return self
 
 
-class Nginx(Service):
-    """nginx in the foreground (`daemon off;` in the generated main config) with its pid file,
-    error log and temporary files in the stack's folder."""
+class Gunicorn(Service):
+    """The web unit's gunicorn: a master (`pid`) and its workers (`workers()`)."""
 
-    def __init__(self, conf: Path, prefix: Path, log: Path, ports: Sequence[int]) -> None:
-        self.conf, self.ports = conf, list(ports)
-        self.prefix = prefix
-        command = [binary("nginx") or "nginx", "-p", f"{prefix}/", "-c", str(conf), "-e", str(log)]
-        super().__init__("nginx", command, log)
+    def __init__(self, command: list[str], env: Mapping[str, str], log: Path, port: int) -> None:
+        super().__init__("gunicorn", command, log, env)
+        self.port = port
 
-    def check(self) -> None:
-        """`nginx -t`: the configuration, shipped file included, is valid."""
-        result = subprocess.run([*self.command, "-t"], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StackError(f"nginx -t refused {self.conf}:\n{result.stderr}")
+    def workers(self) -> list[int]:
+        return children(self.pid)
 
-    def start(self) -> Self:
-        self.check()
-        super().start()
-        wait_for("nginx", lambda: all(map(port_open, self.ports)), 10, self.log)
-        return self
+    def wait_for_workers(self, count: int, seconds: float = 30) -> list[int]:
+        wait_for(f"{count} gunicorn workers", lambda: len(self.workers()) == count, seconds, None)
+        return self.workers()
 
-    def reload(self) -> None:
-        """SIGHUP: re-read the configuration, new workers, old ones finish."""
-        self.signal(signal.SIGHUP)
-
-
-class Postgres:
-    """Our own cluster: initdb into `folder` (as the postgres user when we are root), pg_ctl on a
-    free loopback port, one role and database for the app."""
-
-    ROLE = DATABASE = "factorial_connect"
-
-    def __init__(self, folder: Path, log: Path, bin_dir: Path) -> None:
-        self.folder, self.log, self.bin = folder, log, bin_dir
-        self.data, self.socket = folder / "data", folder / "socket"
-        self.port = free_port()
-        self.password = secrets.token_urlsafe(18)
-        self.started = False
-
-    @property
-    def url(self) -> str:
-        return (
-            f"postgresql+psycopg://{self.ROLE}:{self.password}@127.0.0.1:{self.port}/"
-            f"{self.DATABASE}"
-        )
-
-    @property
-    def pid(self) -> int:
-        """The postmaster's pid, from postmaster.pid."""
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def _run(self, *command: str, stdin: str | None = None) -> str:
-        as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        result = subprocess.run(
-            [*as_owner, *command], input=stdin, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise StackError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-        return result.stdout
-
-    def _ctl(self, action: str, *options: str) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", "60", *options, action)  # fmt: skip
-
-    def start(self) -> Self:
-        """initdb on first start, then the server, the role and the database."""
-        first = not self.data.exists()
-        if first:
-            self._init()
-        server = f"-p {self.port} -k {self.socket} -c listen_addresses=127.0.0.1 "
-        server += "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._ctl("start", "-o", server)
-        self.started = True
-        if first:
-            self._create_database()
-        return self
-
-    def _init(self) -> None:
-        for folder in (self.data, self.socket):
-            folder.mkdir(parents=True)
-        for path in (self.data, self.socket, self.log):
-            path.touch()
-            if os.geteuid() == 0:
-                shutil.chown(path, "postgres", "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-E", "UTF8",
-                  "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256")  # fmt: skip
-
-    def _create_database(self) -> None:
-        psql = [str(self.bin / "psql"), "-q", "-h", str(self.socket), "-p", str(self.port)]
-        self._run(*psql, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-v", f"pw={self.password}",
-                  stdin=f"CREATE ROLE {self.ROLE} LOGIN PASSWORD :'pw';\n"
-                        f"CREATE DATABASE {self.DATABASE} OWNER {self.ROLE};\n")  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        """`pg_ctl stop -m fast` (or `smart`, `immediate`)."""
-        if self.started:
-            self._ctl("stop", "-m", mode)
-            self.started = False
-
-    def restart(self, mode: str = "fast") -> None:
-        """`pg_ctl restart`: every connection is dropped, the server comes back on its port."""
-        self._ctl("restart", "-m", mode)
-        self.started = True
-
-    def kill(self) -> int:
-        """`kill -9` of the postmaster, a crash: its backends exit on their own and `start()`
-        recovers the cluster. The postmaster's pid."""
-        pid = self.pid
-        backends = children(pid)
+    def kill_worker(self) -> int:
+        """`kill -9` one worker and wait until the master has noticed (it then starts another:
+        `wait_for_workers`); the killed pid."""
+        pid = self.workers()[0]
         os.kill(pid, signal.SIGKILL)
-        gone = lambda: not any(map(_alive, [pid, *backends]))  # noqa: E731
-        wait_for("postgres processes to exit", gone, 30, self.log)
-        self.started = False
+        wait_for(f"gunicorn to reap worker {pid}", lambda: pid not in self.workers(), 30, self.log)
         return pid
 
+    def reload(self) -> None:
+        """SIGHUP, as `systemctl reload` sends: new workers, then the old ones finish."""
+        self.signal(signal.SIGHUP)
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+    def start(self) -> Self:
+        super().start()
+        wait_for("gunicorn", self._answers, 60, self.log)
+        return self
+
+    def _answers(self) -> bool:
+        if not self.running:
+            raise StackError(f"gunicorn exited with {self.wait(0)}; see {self.log}")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -7,8 +7,21 @@
 Our own PostgreSQL (initdb, pg_ctl) and Redis, the bundled sandbox behind TLS (production
 refuses a plain-HTTP Factorial), nginx running deploy/nginx-factorial-connect.conf, gunicorn
 started as deploy/factorial-connect-web.service starts it, migrations and an admin made as the
-runbook makes them. Every server has a handle (see servers.py) for failure drills; all logs
-go to test-artifacts/production/<name>/.
+runbook makes them. All logs go to test-artifacts/production/<name>/.
+
+Handles for failure drills, once started (each process is signalled by its own pid only):
+    stack.postgres  restart(), stop() / start(), kill() (kill -9 of the postmaster), pid, url
+    stack.redis     stop() / start() (same port), kill(), pid, url
+    stack.web       gunicorn: pid (master), workers(), kill_worker(), wait_for_workers(n),
+                    reload() (SIGHUP), stop() / start()
+    stack.nginx     pid, reload(), stop() / start()
+    stack.sandbox   Factorial's stand-in: fault(), set_clock(), revoke_grant(), configure()…
+    stack.start_worker() -> Service (pid, kill(), stop(), signal()); stack.stop_worker()
+    stack.start_cron(every) -> CronSweep (current_pid, kill_current(), runs,
+                    wait_for_runs(n)); stack.stop_cron()
+    stack.flask(*args)      a `flask --app wsgi` command with the units' settings
+    stack.get(path), stack.session(), stack.api(secret), stack.service_client(name, *scopes)
+    admin.AdminClient(stack) a signed-in admin over HTTP: connect(kind, employee), post(), get()
 
 The public site is https://<the shipped server_name> (connect.example.com): a browser reaches
 it through a host mapping to nginx's loopback port (see `browser_host_rule`), so nginx and the
@@ -21,7 +34,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,14 +50,14 @@ from app.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from sandbox.testing import SandboxServer
 from tests.e2e.stack import ADMIN_EMAIL, PASSWORD
 from tests.production import shipped
+from tests.production.nginx import Nginx, SandboxFront, main_config
+from tests.production.postgres import Postgres
 from tests.production.servers import (
     ROOT,
-    Nginx,
-    Postgres,
+    Gunicorn,
     Redis,
     Service,
     StackError,
-    children,
     copy_log,
     free_port,
     postgres_bin,
@@ -58,44 +70,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "production"
 VENV_BIN = Path(sys.executable).parent
 # What a systemd unit starts from: no inherited settings, proxies or CA bundles of ours.
 _BARE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-
-
-class Gunicorn(Service):
-    """The web unit's gunicorn: a master (`pid`) and its workers (`workers()`)."""
-
-    def __init__(self, command: list[str], env: Mapping[str, str], log: Path, port: int) -> None:
-        super().__init__("gunicorn", command, log, env)
-        self.port = port
-
-    def workers(self) -> list[int]:
-        return children(self.pid)
-
-    def wait_for_workers(self, count: int, seconds: float = 30) -> list[int]:
-        wait_for(f"{count} gunicorn workers", lambda: len(self.workers()) == count, seconds, None)
-        return self.workers()
-
-    def kill_worker(self) -> int:
-        """`kill -9` one worker (the master starts another); the killed pid."""
-        pid = self.workers()[0]
-        os.kill(pid, signal.SIGKILL)
-        return pid
-
-    def reload(self) -> None:
-        """SIGHUP, as `systemctl reload` sends: new workers, then the old ones finish."""
-        self.signal(signal.SIGHUP)
-
-    def start(self) -> Self:
-        super().start()
-        wait_for("gunicorn", self._answers, 60, self.log)
-        return self
-
-    def _answers(self) -> bool:
-        if not self.running:
-            raise StackError(f"gunicorn exited with {self.wait(0)}; see {self.log}")
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
 
 
 class ProductionStack:
@@ -228,48 +202,14 @@ class ProductionStack:
     def _nginx(self) -> Nginx:
         site = self.folder / "factorial-connect.conf"
         site.write_text(shipped.nginx_site(self.ports, self.cert, self.key, self.artifacts))
-        conf = self.folder / "nginx.conf"
-        conf.write_text(self._nginx_main(site))
-        ports = [self.ports.http, self.ports.https, _port(self.sandbox_url)]
-        return Nginx(conf, self.folder, self.artifacts / "nginx-error.log", ports)
-
-    def _nginx_main(self, site: Path) -> str:
-        """Debian's nginx.conf in miniature (the site included in `http`), in the foreground,
-        plus a TLS front for the sandbox: that server block is the test's, not the shipped."""
-        temp = self.folder / "nginx-temp"
-        temp.mkdir()
-        temp_paths = "\n".join(
-            f"    {kind}_temp_path {temp / kind};"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        front = SandboxFront(
+            _port(self.sandbox_url), _port(self.sandbox.url), self.artifacts / "sandbox-tls.log"
         )
-        user = "user root;" if os.geteuid() == 0 else ""
-        return f"""{user}
-worker_processes 2;
-daemon off;
-pid {self.folder / "nginx.pid"};
-error_log {self.artifacts / "nginx-error.log"} warn;
-events {{ worker_connections 512; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    access_log off;
-{temp_paths}
-    include {site};
-
-    server {{
-        listen 127.0.0.1:{_port(self.sandbox_url)} ssl;
-        ssl_certificate {self.cert};
-        ssl_certificate_key {self.key};
-        access_log {self.artifacts / "sandbox-tls-access.log"};
-        location / {{
-            proxy_pass http://127.0.0.1:{_port(self.sandbox.url)};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-Proto https;
-        }}
-    }}
-}}
-"""
+        error_log = self.artifacts / "nginx-error.log"
+        conf = self.folder / "nginx.conf"
+        conf.write_text(main_config(self.folder, site, error_log, self.cert, self.key, front))
+        ports = [self.ports.http, self.ports.https, front.port]
+        return Nginx(conf, self.folder, error_log, ports)
 
     def _gunicorn(self) -> Gunicorn:
         unit = shipped.read_unit(shipped.WEB_UNIT)
