@@ -205,8 +205,7 @@ def _secret_key_problem(key: str) -> str | None:
         return "SECRET_KEY is too short; use at least 32 random characters"
     if is_patterned(key):
         return (
-            "SECRET_KEY is a repeated pattern, not a random value; generate one with "
-            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            "SECRET_KEY is a repeated pattern; generate a random one with `flask keys secret-key`"
         )
     return None
 
