@@ -73,6 +73,18 @@ def test_keys_generate_runs_outside_any_checkout(tmp_path: Path) -> None:
     assert (result.returncode, valid_fernet_key(result.stdout.strip())) == (0, True)
 
 
+def test_keys_commands_need_no_app_option(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [FLASK, "keys", "secret-key"],
+        cwd=tmp_path,
+        env=empty_shell(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, len(result.stdout.strip())) == (0, 64)
+
+
 def test_keys_secret_key_is_accepted_by_production(bare_checkout: Path, tmp_path: Path) -> None:
     result = flask("keys", "secret-key", cwd=bare_checkout, env=empty_shell(bare_checkout))
     env = {**production_env(tmp_path), "APP_ENV": "production", "SECRET_KEY": result.stdout.strip()}
