@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
     app.extensions["settings"] = settings
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _sqlite_folder(settings.database_url)
     app.config.update(overrides)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -48,6 +48,15 @@ def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_fix_x_for, x_proto=settings.proxy_fix_x_proto
         )
+
+
+def _sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite file (the default one lives in the instance folder). No
+    other database needs a folder: a service user that may not write the checkout must still
+    be able to run `flask` commands against PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -221,3 +221,19 @@ def test_gunicorn_behind_a_proxy_serves_on_a_chosen_address(tmp_path: Path) -> N
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert status == 200
+
+
+def test_flask_commands_on_postgresql_need_no_writable_instance_folder(tmp_path: Path) -> None:
+    """The service user may not write the checkout: nothing but a SQLite file needs a folder."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env = production_env(tmp_path)
+    env.update(
+        INSTANCE_PATH=str(blocked / "instance"),
+        DATABASE_URL="postgresql+psycopg://nobody:secret@127.0.0.1:1/none",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
