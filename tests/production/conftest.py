@@ -24,7 +24,7 @@ from tests.redis_support import in_ci
 REFRESH_MARGIN = 6
 
 
-def missing_requirements() -> list[str]:
+def missing_servers() -> list[str]:
     """What this machine lacks to run the production stack, one line each."""
     gaps = [f"{name} (apt-get install {package})" for name, package in (
         ("nginx", "nginx-light"), ("openssl", "openssl"), ("redis-server", "redis-server"),
@@ -34,9 +34,15 @@ def missing_requirements() -> list[str]:
         gaps.append("PostgreSQL's initdb, pg_ctl and psql (apt-get install postgresql)")
     if os.geteuid() == 0 and binary("runuser") is None:
         gaps.append("runuser, to run PostgreSQL as its own user (apt-get install util-linux)")
-    if not Path(CHROMIUM).exists():
-        gaps.append(f"{CHROMIUM} (apt-get install chromium, or set E2E_CHROMIUM)")
     return gaps
+
+
+def require(gaps: list[str]) -> None:
+    """Skip with the reason locally; fail in CI, which must never pass by skipping."""
+    if gaps and in_ci():
+        pytest.fail("CI=true but the production suite cannot run; missing: " + "; ".join(gaps))
+    if gaps:
+        pytest.skip("production suite needs: " + "; ".join(gaps))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,11 +53,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="package")
 def stack() -> Iterator[ProductionStack]:
-    gaps = missing_requirements()
-    if gaps and in_ci():
-        pytest.fail("CI=true but the production suite cannot run; missing: " + "; ".join(gaps))
-    if gaps:
-        pytest.skip("production suite needs: " + "; ".join(gaps))
+    require(missing_servers())
     with ProductionStack("stack", refresh_margin=REFRESH_MARGIN) as running:
         yield running
 
@@ -59,6 +61,7 @@ def stack() -> Iterator[ProductionStack]:
 @pytest.fixture(scope="package")
 def browser(stack: ProductionStack) -> Iterator[Browser]:
     """Debian's Chromium with tests/e2e's flags, sending https://<server_name> to nginx."""
+    require([] if Path(CHROMIUM).exists() else [f"{CHROMIUM} (apt-get install chromium)"])
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -97,11 +100,13 @@ def test_name(request: pytest.FixtureRequest) -> str:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test's report ends with the last lines of each server's log."""
+    """A failed test's report ends with the last lines of each server's log (access logs
+    aside: they are in the artifacts folder, named last)."""
     report: pytest.TestReport = yield
     running = getattr(item, "funcargs", {}).get("stack")
     if report.failed and isinstance(running, ProductionStack):
         for log in running.logs():
-            report.sections.append((f"log {log.name}", tail(log, 25)))
+            if "access" not in log.name:
+                report.sections.append((f"log {log.name}", tail(log, 20)))
         report.sections.append(("artifacts", str(running.artifacts)))
     return report

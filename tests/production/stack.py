@@ -202,9 +202,8 @@ class ProductionStack:
     def _nginx(self) -> Nginx:
         site = self.folder / "factorial-connect.conf"
         site.write_text(shipped.nginx_site(self.ports, self.cert, self.key, self.artifacts))
-        front = SandboxFront(
-            _port(self.sandbox_url), _port(self.sandbox.url), self.artifacts / "sandbox-tls.log"
-        )
+        front_log = self.artifacts / "sandbox-tls-access.log"
+        front = SandboxFront(_port(self.sandbox_url), _port(self.sandbox.url), front_log)
         error_log = self.artifacts / "nginx-error.log"
         conf = self.folder / "nginx.conf"
         conf.write_text(main_config(self.folder, site, error_log, self.cert, self.key, front))
@@ -279,8 +278,13 @@ class ProductionStack:
         unit = shipped.read_unit(shipped.WORKER_UNIT)
         env = {**self.env, **unit.environment_with(INSTANCE_PATH=str(self.instance))}
         log = self.artifacts / "worker.log"
+        before = log.stat().st_size if log.exists() else 0  # the log spans every start
+
+        def started() -> bool:
+            return b"Sweep worker started" in log.read_bytes()[before:]
+
         self.worker = Service("worker", unit.command(VENV_BIN), log, env).start()
-        wait_for("the sweep worker", lambda: "Sweep worker started" in log.read_text(), 60, log)
+        wait_for("the sweep worker", started, 60, log)
         return self.worker
 
     def stop_worker(self) -> int | None:
@@ -340,9 +344,11 @@ class ProductionStack:
         return f"MAP {self.public_host}:443 127.0.0.1:{self.ports.https}"
 
     def logs(self) -> list[Path]:
-        """Every log written so far (the PostgreSQL and sandbox logs are copied at stop)."""
-        live = [self.folder / "pg" / "server.log"] if hasattr(self, "folder") else []
-        return sorted(self.artifacts.glob("*.log")) + [p for p in live if p.exists()]
+        """Every log written so far; PostgreSQL's and the sandbox's are copied to the
+        artifacts only at stop, so until then their live files are listed."""
+        live = [self.sandbox.log_path]
+        live += [self.folder / "pg" / "server.log"] if hasattr(self, "folder") else []
+        return sorted(self.artifacts.glob("*.log")) + [p for p in live if p and p.exists()]
 
 
 def _port(url: str) -> int:
