@@ -21,6 +21,7 @@ DEPLOY = ROOT / "deploy"
 NGINX_SITE = DEPLOY / "nginx-factorial-connect.conf"
 WEB_UNIT = DEPLOY / "factorial-connect-web.service"
 WORKER_UNIT = DEPLOY / "factorial-connect-worker.service"
+SWEEP_UNIT = DEPLOY / "factorial-connect-sweep.service"  # started by factorial-connect-sweep.timer
 ENV_EXAMPLE = DEPLOY / "env.example"
 INSTALL = "/opt/factorial-connect"  # where the units and nginx expect the checkout
 SHIPPED_UPSTREAM = "127.0.0.1:8000"
@@ -179,6 +180,22 @@ def env_example_names(path: Path = ENV_EXAMPLE) -> list[str]:
     """The settings the shipped environment file asks an operator to fill in."""
     lines = [line.strip() for line in path.read_text().splitlines()]
     return [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
+
+
+def env_example_generators(venv_bin: Path, path: Path = ENV_EXAMPLE) -> dict[str, list[str]]:
+    """The settings env.example fills with a command's output (`<output of: CMD>`), each with
+    its command, the install's .venv/bin replaced by `venv_bin`."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.fullmatch(r"(\w+)=<output of: (.+)>", line.strip())
+        if match is None:
+            continue
+        command = shlex.split(match.group(2))
+        if not command[0].startswith(".venv/bin/"):
+            raise ShippedFileChanged(f"{path.relative_to(ROOT)}: {match.group(1)} from {command}")
+        found[match.group(1)] = [str(venv_bin / command[0].removeprefix(".venv/bin/"))]
+        found[match.group(1)] += command[1:]
+    return found
 
 
 def production_environment(values: Mapping[str, str]) -> dict[str, str]:

@@ -32,7 +32,6 @@ listens, for clients that take an IP (requests, with `verify=stack.cert`).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -129,7 +128,7 @@ class ProductionStack:
         self.nginx = self._nginx()
         self.nginx.start()
         self._exit.callback(self.nginx.stop)
-        self.env = self._environment()
+        self.env = self._environment()  # the EnvironmentFile=, and what `fc-flask` runs with
         self.deploy()
         self.web = self._gunicorn()
         self.web.start()
@@ -171,17 +170,17 @@ class ProductionStack:
     # -- configuration ---------------------------------------------------------------------
 
     def _environment(self) -> dict[str, str]:
-        """/etc/factorial-connect/env as deploy/env.example describes it, plus what a test
-        stack needs: the sandbox as Factorial (trusted through REQUESTS_CA_BUNDLE) and short
-        sweep timings."""
+        """/etc/factorial-connect/env as deploy/env.example describes it (its secrets made by
+        the commands it names), plus what a test stack needs: the sandbox as Factorial, trusted
+        through REQUESTS_CA_BUNDLE, and short sweep timings."""
+        generated = {
+            name: self._run(command, _BARE_ENV, secret_output=True).strip()
+            for name, command in shipped.env_example_generators(VENV_BIN).items()
+        }
         settings = shipped.production_environment(
             {
                 "APP_ENV": "production",
-                "SECRET_KEY": secrets.token_urlsafe(48),
-                # As env.example says: made before any setting exists.
-                "TOKEN_ENCRYPTION_KEYS": self._flask(
-                    ["keys", "generate"], _BARE_ENV, secret_output=True
-                ).strip(),
+                **generated,
                 "DATABASE_URL": self.postgres.url,
                 "RATELIMIT_STORAGE_URI": self.redis.url,
                 "FACTORIAL_CLIENT_ID": SANDBOX_CLIENT_ID,
@@ -197,7 +196,13 @@ class ProductionStack:
         env_file = self.folder / "env"  # what the units' EnvironmentFile= would hold
         env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         env_file.chmod(0o600)
-        return {**_BARE_ENV, **settings}
+        return settings
+
+    def unit_environment(self, unit: shipped.Unit, **ours: str) -> dict[str, str]:
+        """A unit's process environment as systemd builds it: its Environment= lines (with
+        `ours` replacing some), then the EnvironmentFile=, whose settings win."""
+        unit_env = unit.environment_with(INSTANCE_PATH=str(self.instance), **ours)
+        return {**_BARE_ENV, **unit_env, **self.env}
 
     def _nginx(self) -> Nginx:
         site = self.folder / "factorial-connect.conf"
@@ -212,45 +217,40 @@ class ProductionStack:
 
     def _gunicorn(self) -> Gunicorn:
         unit = shipped.read_unit(shipped.WEB_UNIT)
-        unit_env = unit.environment_with(
-            GUNICORN_BIND=f"127.0.0.1:{self.ports.upstream}", INSTANCE_PATH=str(self.instance)
-        )
-        return Gunicorn(
-            unit.command(VENV_BIN),
-            {**self.env, **unit_env},
-            self.artifacts / "gunicorn.log",
-            self.ports.upstream,
-        )
+        env = self.unit_environment(unit, GUNICORN_BIND=f"127.0.0.1:{self.ports.upstream}")
+        log = self.artifacts / "gunicorn.log"
+        return Gunicorn(unit.command(VENV_BIN), env, log, self.ports.upstream)
 
     # -- the runbook's steps ---------------------------------------------------------------
 
     def flask(
         self, *args: str, stdin: str = "", seconds: float = 120, secret_output: bool = False
     ) -> str:
-        """`flask --app wsgi ARGS` as the runbook's `fc` runs it (the units' settings); its
-        stdout. Fails loudly. With `secret_output` the output is not copied to flask.log."""
-        env = {**self.env, "INSTANCE_PATH": str(self.instance)}
-        return self._flask(args, env, stdin, seconds, secret_output)
+        """`flask --app wsgi ARGS` as the runbook's `fc-flask` runs it (the environment file
+        and INSTANCE_PATH); its stdout. Fails loudly. With `secret_output` the output is not
+        copied to flask.log."""
+        command = [str(VENV_BIN / "flask"), "--app", "wsgi", *args]
+        env = {**_BARE_ENV, "INSTANCE_PATH": str(self.instance), **self.env}  # the file wins
+        return self._run(command, env, stdin, seconds, secret_output)
 
-    def _flask(
+    def _run(
         self,
-        args: Sequence[str],
+        command: Sequence[str],
         env: Mapping[str, str],
         stdin: str = "",
         seconds: float = 120,
         secret_output: bool = False,
     ) -> str:
-        command = [str(VENV_BIN / "flask"), "--app", "wsgi", *args]
         result = subprocess.run(
             command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
             timeout=seconds, check=False,
         )  # fmt: skip
         shown = "(secret output not logged)\n" if secret_output else result.stdout
+        said = " ".join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command))
         with (self.artifacts / "flask.log").open("a") as log:
-            log.write(f"$ flask --app wsgi {' '.join(args)}  # exit {result.returncode}\n")
-            log.write(shown + result.stderr)
+            log.write(f"$ {said}  # exit {result.returncode}\n{shown}{result.stderr}")
         if result.returncode != 0:
-            raise StackError(f"flask {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+            raise StackError(f"{said} exited {result.returncode}:\n{result.stderr}")
         return result.stdout
 
     def deploy(self) -> None:
@@ -276,7 +276,7 @@ class ProductionStack:
         if self.worker is not None and self.worker.running:
             raise StackError("the sweep worker is already running")
         unit = shipped.read_unit(shipped.WORKER_UNIT)
-        env = {**self.env, **unit.environment_with(INSTANCE_PATH=str(self.instance))}
+        env = self.unit_environment(unit)
         log = self.artifacts / "worker.log"
         before = log.stat().st_size if log.exists() else 0  # the log spans every start
 
@@ -292,14 +292,17 @@ class ProductionStack:
         worker, self.worker = self.worker, None
         return None if worker is None else worker.stop(120)
 
-    def start_cron(self, every: float = 1.0) -> CronSweep:
-        """`flask --app wsgi tokens refresh-due` every `every` seconds, one at a time."""
+    def start_cron(self, every: float | None = None) -> CronSweep:
+        """deploy/factorial-connect-sweep.service (`flask --app wsgi tokens refresh-due`) run
+        as its timer runs it: every `every` seconds start to start (default SWEEP_INTERVAL,
+        as the timer's period must be), never two at once."""
         if self.cron is not None:
             raise StackError("the cron sweep is already running")
-        command = [str(VENV_BIN / "flask"), "--app", "wsgi", "tokens", "refresh-due"]
-        env = {**self.env, "INSTANCE_PATH": str(self.instance)}
-        self.cron = CronSweep(command, env, self.artifacts / "cron.log", every).start()
-        return self.cron
+        unit = shipped.read_unit(shipped.SWEEP_UNIT)
+        period = float(self.env["SWEEP_INTERVAL"]) if every is None else every
+        log = self.artifacts / "cron.log"
+        self.cron = CronSweep(unit.command(VENV_BIN), self.unit_environment(unit), log, period)
+        return self.cron.start()
 
     def stop_cron(self) -> None:
         cron, self.cron = self.cron, None

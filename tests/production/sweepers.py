@@ -1,6 +1,6 @@
-"""The token sweep outside the web processes, in the two ways docs/deploying.md describes:
-`flask --app wsgi tokens worker` as its own long-running process, or cron starting
-`flask --app wsgi tokens refresh-due` again and again."""
+"""The token sweep's one-shot mode: `flask --app wsgi tokens refresh-due` started again and again,
+as factorial-connect-sweep.timer (or cron) starts it. (The long-running mode, `tokens worker`,
+is a plain Service: see ProductionStack.start_worker.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The sweep outside the web processes (the web unit runs gunicorn with SCHEDULER=off) refreshes
 a user token before it expires, in both of docs/deploying.md's modes: `flask tokens worker` as
-its own process, and `flask tokens refresh-due` started again and again as cron would. Seen from
+its own process (factorial-connect-worker.service), and one-shot `flask tokens refresh-due` runs
+started again and again, cron-style (factorial-connect-sweep.service and its timer). Seen from
 outside, as a service sees it: the connection's expiry moves on in the service API."""
 
 from __future__ import annotations
