@@ -1,6 +1,7 @@
 """A signed-in admin speaking HTTP to a production stack without a browser, for arranging a
-test (connecting accounts) and for drills. It sends what Chromium sends to the public site:
-Host = the shipped server_name and a same-origin Referer, over TLS to nginx's loopback port."""
+test (connecting accounts) and for drills. It sends what Chromium sends to the site at `origin`
+(by default the public https://<server_name>): that Host and a same-origin Referer, over TLS to
+nginx's loopback port."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ TIMEOUT = 15
 
 
 class AdminClient:
-    def __init__(self, stack: ProductionStack, email: str = ADMIN_EMAIL) -> None:
+    def __init__(
+        self, stack: ProductionStack, email: str = ADMIN_EMAIL, origin: str | None = None
+    ) -> None:
         self.stack = stack
+        self.origin = origin or stack.url
+        self.host = urlsplit(self.origin).netloc
         self.http = stack.session()
-        self.http.headers["Host"] = stack.public_host
+        self.http.headers["Host"] = self.host
         self.callbacks: list[str] = []  # every OAuth callback URL followed, code and state in it
         self.sign_in_response = self.post(
             "/login", {"email": email, "password": PASSWORD}, csrf_from="/login"
@@ -29,7 +34,7 @@ class AdminClient:
     def _local(self, url_or_path: str) -> str:
         """A public URL or a path, as a URL of nginx's loopback address."""
         parts = urlsplit(url_or_path)
-        if parts.netloc not in ("", self.stack.public_host):
+        if parts.netloc not in ("", self.host):
             raise ValueError(f"not this stack's site: {url_or_path}")
         query = f"?{parts.query}" if parts.query else ""
         return f"{self.stack.address}{parts.path}{query}"
@@ -48,7 +53,7 @@ class AdminClient:
         response = self.http.post(
             self._local(path),
             data=data,
-            headers={"Referer": self.stack.url + csrf_from},
+            headers={"Referer": self.origin + csrf_from},
             allow_redirects=False,
             timeout=TIMEOUT,
         )
