@@ -2,7 +2,8 @@
 
 Per request, in order: count it, apply an armed fault, apply the POST rate limit, then take
 the database lock for the view; after the view, commit and release the lock before any
-`process_then_*` fault rewrites or delays the answer (so a delay never blocks others).
+`process_then_*` fault rewrites or delays the answer (so a delay never blocks others), and
+any fault's extra headers are added to the answer.
 """
 
 from __future__ import annotations
@@ -51,13 +52,13 @@ def _before() -> Response | None:
         open_db()
         return None
     grant_type = request.form.get("grant_type") if path == "/oauth/token" else None
-    sandbox.counts.record(path, grant_type)
+    sandbox.counts.record(path, grant_type, request.method, request.headers.items())
     fault = sandbox.faults.take(path, grant_type)
     if fault is not None and fault.mode == "fail":
         return fault.response()
     if fault is not None and fault.mode == "delay":
         time.sleep(fault.delay)
-    elif fault is not None:
+    if fault is not None:
         g.sandbox_fault = fault
     limited = _rate_limit()
     if limited is not None:
@@ -99,8 +100,9 @@ def _after(response: Response) -> Response:
         return response
     if fault.mode == "process_then_fail":
         return fault.response()
-    time.sleep(fault.delay)
-    return response
+    if fault.mode == "process_then_delay":
+        time.sleep(fault.delay)
+    return fault.decorate(response)
 
 
 def _teardown(_error: BaseException | None) -> None:

@@ -20,7 +20,9 @@ MODES = ("demo", "test", "strict")
 
 @dataclass
 class RuntimeSettings:
-    """Token behaviour knobs; `None` for `company_token_ttl` means company tokens never expire."""
+    """Token behaviour knobs; `None` for `company_token_ttl` means company tokens never expire.
+    `issuer`, when set, is sent as `iss` in every authorization response (RFC 9207); Factorial
+    does not document sending one, so by default none is sent."""
 
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 7 * 24 * 3600
@@ -29,6 +31,7 @@ class RuntimeSettings:
     company_refresh: bool = False
     require_pkce: bool = False
     code_ttl: int = 600
+    issuer: str | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update from JSON; raises ValueError on unknown keys or bad types."""
@@ -46,6 +49,10 @@ def _coerce(key: str, value: Any) -> Any:
     if key in ("company_refresh", "require_pkce"):
         if not isinstance(value, bool):
             raise ValueError(f"{key} must be a boolean")
+        return value
+    if key == "issuer":
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("issuer must be a non-empty string, or null to send none")
         return value
     if key == "company_token_ttl" and value is None:
         return None

@@ -36,6 +36,7 @@ def _refuse(server: SandboxServer, error: OAuth2Error) -> Response:
     """Redirect with the error only once the redirect URI is known good; else a 400 page."""
     if error.redirect_uri:
         response: Response = server.handle_error_response(None, error)
+        server.issuer.add_issuer_parameter(server, response)
         return response
     return error_page(error.error or "invalid_request", error.description)
 

@@ -91,6 +91,13 @@ def counts() -> Response:
     return jsonify(current().counts.snapshot())
 
 
+@bp.get("/requests")
+def recent_requests() -> Response:
+    """The last requests outside /_sandbox/, oldest first, with their headers (credentials
+    masked): what a client really sent."""
+    return jsonify({"requests": current().counts.recent()})
+
+
 @bp.post("/reset-counts")
 def reset_counts() -> Response:
     current().counts.reset()

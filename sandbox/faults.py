@@ -7,7 +7,8 @@ sleeps without blocking other requests.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ _HTML_BODY = (
     "<body><h1>{status}</h1><p>The server is temporarily unable to service your "
     "request.</p></body></html>"
 )
+RECENT_REQUESTS = 200
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     grant_type: str | None = None
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in FAULT_MODES:
@@ -49,6 +53,8 @@ class Fault:
             raise ValueError("path must start with '/' and count must be >= 1")
         if not 100 <= int(self.status) <= 599 or float(self.delay) < 0:
             raise ValueError("status must be an HTTP status and delay >= 0")
+        if self.headers is not None and not _plain_headers(self.headers):
+            raise ValueError("headers must map header names to one-line string values")
 
     def matches(self, path: str, grant_type: str | None) -> bool:
         return self.path == path and self.grant_type in (None, grant_type)
@@ -73,7 +79,23 @@ class Fault:
             resp.status_code = self.status
         if self.retry_after is not None:
             resp.headers["Retry-After"] = str(self.retry_after)
-        return resp
+        return self.decorate(resp)
+
+    def decorate(self, response: Response) -> Response:
+        """Add the fault's extra `headers` (a Set-Cookie, say) to whatever answer is sent."""
+        for name, value in (self.headers or {}).items():
+            response.headers.add(name, value)
+        return response
+
+
+def _plain_headers(headers: object) -> bool:
+    return isinstance(headers, dict) and all(
+        isinstance(name, str)
+        and isinstance(value, str)
+        and name.strip()
+        and not any(c in name + value for c in "\r\n\0")
+        for name, value in headers.items()
+    )
 
 
 class FaultBook:
@@ -108,24 +130,51 @@ class FaultBook:
 
 
 class RequestCounts:
-    """Requests per concrete path, and token-endpoint requests per grant type."""
+    """Requests per concrete path, token-endpoint requests per grant type, and the headers of
+    the last RECENT_REQUESTS requests (credential values masked), so tests can see what a
+    client sent (a Cookie it should not have, say)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._paths: Counter[str] = Counter()
         self._grants: Counter[str] = Counter()
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
 
-    def record(self, path: str, grant_type: str | None) -> None:
+    def record(
+        self,
+        path: str,
+        grant_type: str | None,
+        method: str = "GET",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        seen = {"method": method, "path": path, "headers": _masked(headers)}
         with self._lock:
             self._paths[path] += 1
             if path == "/oauth/token":
                 self._grants[grant_type or "(none)"] += 1
+            self._recent.append(seen)
 
     def reset(self) -> None:
         with self._lock:
             self._paths.clear()
             self._grants.clear()
+            self._recent.clear()
+
+    def recent(self) -> list[dict[str, Any]]:
+        """Oldest first: `{"method", "path", "headers": {name: value}}` (names lower-case)."""
+        with self._lock:
+            return list(self._recent)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {"requests": dict(self._paths), "token": dict(self._grants)}
+
+
+def _masked(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; repeated ones joined by ", "; credential values hidden."""
+    seen: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        value = "(hidden)" if key in _CREDENTIAL_HEADERS else value
+        seen[key] = f"{seen[key]}, {value}" if key in seen else value
+    return seen

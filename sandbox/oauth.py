@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidReque
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import request as flask_request
 from sqlalchemy import select, update
 
@@ -105,6 +106,8 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(CodeGrant, [SandboxCodeChallenge(sandbox)])
         self.register_grant(RefreshGrant)
         self.register_endpoint(Revocation)
+        self.issuer = SandboxIssuer(sandbox)
+        self.register_extension(self.issuer)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.client if client_id == self.client.client_id else None
@@ -179,6 +182,16 @@ class SandboxServer(AuthorizationServer):  # type: ignore[misc]
                 refresh_expires_at=token["created_at"] + life if refresh else None,
             )
         )
+
+
+class SandboxIssuer(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207's `iss` on authorization responses, errors included, when `issuer` is set."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def get_issuer(self) -> str | None:
+        return self.sandbox.settings.issuer
 
 
 class SandboxCodeChallenge(CodeChallenge):  # type: ignore[misc]

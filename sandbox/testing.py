@@ -181,7 +181,7 @@ class SandboxServer:
         return response.json()
 
     def fault(self, path: str, **kw: Any) -> dict[str, Any]:
-        """Arm a fault: mode, count, status, body, html, retry_after, delay, grant_type."""
+        """Arm a fault: mode, count, status, body, html, retry_after, delay, grant_type, headers."""
         return dict(self._call("POST", "faults", {"path": path, **kw}))
 
     def clear_faults(self) -> None:
@@ -191,7 +191,13 @@ class SandboxServer:
         return dict(self._call("GET", "counts"))
 
     def reset_counts(self) -> None:
+        """Zero the counts and forget the recent requests."""
         self._call("POST", "reset-counts")
+
+    def recent_requests(self) -> list[dict[str, Any]]:
+        """The last requests, oldest first: `{"method", "path", "headers"}`, header names in
+        lower case, Authorization and x-api-key values hidden."""
+        return list(self._call("GET", "requests")["requests"])
 
     def reset(self) -> None:
         """Fresh seed, startup config, real clock, no faults, zero counts."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
-from sandbox.testing import SandboxServer
+from sandbox.testing import SandboxError, SandboxServer
 from tests.sandbox.flows import (
     ADMIN_ACME,
     BRUNO_ACME,
@@ -152,3 +153,39 @@ def test_form_submit_with_both_query_and_hidden_fields_is_accepted(base: str) ->
     response = requests.post(authorize_url(base), data=form, timeout=TIMEOUT, allow_redirects=False)
 
     assert "code" in query_of(response.headers["Location"])
+
+
+ISSUER = "https://api.factorialhr.example"
+
+
+def test_no_iss_is_sent_by_default(sandbox_server: SandboxServer) -> None:
+    location = sandbox_server.approve(authorize_url(sandbox_server.url), BRUNO_ACME)
+
+    assert "iss" not in query_of(location)
+
+
+@pytest.mark.parametrize(
+    ("extra", "employee_id", "decision"),
+    [
+        ({}, BRUNO_ACME, "approve"),
+        ({}, BRUNO_ACME, "deny"),
+        ({"resource_owner_type": "company"}, BRUNO_ACME, "approve"),
+        ({"scope": "employees"}, BRUNO_ACME, "approve"),
+    ],
+)
+def test_configured_issuer_is_sent_as_iss_on_every_answer(
+    sandbox_server: SandboxServer, extra: dict[str, str], employee_id: int, decision: str
+) -> None:
+    sandbox_server.configure(issuer=ISSUER)
+
+    location = sandbox_server.approve(
+        authorize_url(sandbox_server.url, **extra), employee_id, decision
+    )
+
+    assert query_of(location)["iss"] == ISSUER
+
+
+@pytest.mark.parametrize("issuer", ["", "  ", 7])
+def test_issuer_must_be_a_non_empty_string(sandbox_server: SandboxServer, issuer: object) -> None:
+    with pytest.raises(SandboxError):
+        sandbox_server.configure(issuer=issuer)

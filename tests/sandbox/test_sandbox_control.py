@@ -42,6 +42,7 @@ def test_startup_flags_become_the_runtime_settings(tuned_server: SandboxServer) 
         "company_refresh": True,
         "require_pkce": True,
         "code_ttl": 600,
+        "issuer": None,
     }
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sandbox.testing import SandboxServer
+import pytest
+import requests
+
+from sandbox.testing import SandboxError, SandboxServer
 from tests.sandbox.flows import bearer, credentials, refresh, user_tokens
 
 TOKEN = "/oauth/token"
@@ -144,3 +147,62 @@ def test_fail_can_answer_a_raw_text_body(sandbox_server: SandboxServer) -> None:
     response = refresh(sandbox_server.url, tokens["refresh_token"])
 
     assert response.text == "Bad Gateway"
+
+
+CREDENTIALS = "/api/2026-10-01/resources/api_public/credentials"
+SET_COOKIE = "tenant=acme; Path=/"
+
+
+@pytest.mark.parametrize("mode", ["delay", "process_then_delay"])
+def test_fault_headers_are_added_to_the_real_answer(
+    sandbox_server: SandboxServer, mode: str
+) -> None:
+    tokens = user_tokens(sandbox_server)
+    sandbox_server.fault(CREDENTIALS, mode=mode, headers={"Set-Cookie": SET_COOKIE})
+
+    response = credentials(sandbox_server.url, bearer(tokens["access_token"]))
+
+    assert (response.status_code, response.headers["Set-Cookie"]) == (200, SET_COOKIE)
+
+
+@pytest.mark.parametrize("mode", ["fail", "process_then_fail"])
+def test_fault_headers_are_added_to_the_failure(sandbox_server: SandboxServer, mode: str) -> None:
+    tokens = user_tokens(sandbox_server)
+    sandbox_server.fault(CREDENTIALS, mode=mode, status=500, headers={"Set-Cookie": SET_COOKIE})
+
+    response = credentials(sandbox_server.url, bearer(tokens["access_token"]))
+
+    assert (response.status_code, response.headers["Set-Cookie"]) == (500, SET_COOKIE)
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Set-Cookie": "a=1\r\nX-Injected: 1"}, {"": "1"}, {"X-Count": 1}, ["Set-Cookie"]]
+)
+def test_fault_headers_must_be_one_line_strings(
+    sandbox_server: SandboxServer, headers: object
+) -> None:
+    with pytest.raises(SandboxError):
+        sandbox_server.fault(CREDENTIALS, headers=headers)
+
+
+def test_recent_requests_show_what_the_client_sent(sandbox_server: SandboxServer) -> None:
+    requests.get(f"{sandbox_server.url}{CREDENTIALS}", headers={"Cookie": "a=1"}, timeout=10)
+
+    seen = sandbox_server.recent_requests()[-1]
+
+    assert (seen["method"], seen["path"], seen["headers"]["cookie"]) == ("GET", CREDENTIALS, "a=1")
+
+
+@pytest.mark.parametrize("name", ["Authorization", "x-api-key"])
+def test_recent_requests_hide_credentials(sandbox_server: SandboxServer, name: str) -> None:
+    requests.get(f"{sandbox_server.url}{CREDENTIALS}", headers={name: "secret"}, timeout=10)
+
+    assert sandbox_server.recent_requests()[-1]["headers"][name.lower()] == "(hidden)"
+
+
+def test_reset_counts_forgets_recent_requests(sandbox_server: SandboxServer) -> None:
+    user_tokens(sandbox_server)
+
+    sandbox_server.reset_counts()
+
+    assert sandbox_server.recent_requests() == []
