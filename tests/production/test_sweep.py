@@ -14,11 +14,12 @@ import pytest
 import requests
 
 from tests.production.admin import AdminClient
+from tests.production.conftest import REFRESH_MARGIN
 from tests.production.stack import ProductionStack
 
 pytestmark = pytest.mark.production
-# With the stack's REFRESH_MARGIN of 6 s, a 10 s token is due 4 s after it is issued.
-SHORT_TTL, DEFAULT_TTL = 10, 3600
+# A token living 4 s more than the refresh margin is due 4 s after it is issued.
+SHORT_TTL, DEFAULT_TTL = REFRESH_MARGIN + 4, 3600
 EMPLOYEE = {"worker": 1003, "cron": 2003}  # Carla (Acme) and Felix (Nimbus): their own rows
 
 
