@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
@@ -18,6 +19,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 
 from app.factorial.errors import UnexpectedResponse
 from app.factorial.responses import CreatedApiKey, CredentialInfo, RemoteApiKey, TokenResponse
@@ -270,14 +272,45 @@ def _remote_key(item: object, what: str) -> RemoteApiKey:
     )
 
 
+class _RefuseCookies(DefaultCookiePolicy):
+    """Accept no cookie and return none."""
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
+
+
+class _NoCookieJar(RequestsCookieJar):
+    """A jar that stays empty: its policy refuses every cookie, and a direct `set` is dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(policy=_RefuseCookies())
+
+    def set_cookie(self, cookie: Cookie, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class _HttpSession(requests.Session):
-    """requests reads the proxy and CA-bundle settings from the environment again for every
+    """No cookie is ever stored or sent: one session per thread and environment carries every
+    company's credentials, so a cookie Factorial set for one would travel with another's.
+
+    requests reads the proxy and CA-bundle settings from the environment again for every
     request, a cost a sweep pays thousands of times; here they are read once per scheme and
     host and kept for the life of the session (whose own settings never change after setup)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.cookies = _NoCookieJar()
         self._environment: dict[tuple[str, str], _Settings] = {}
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """Per-request cookies and a Cookie header are dropped too."""
+        request.cookies = None
+        prepared = super().prepare_request(request)
+        prepared.headers.pop("Cookie", None)
+        return prepared
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
