@@ -1,8 +1,9 @@
-"""Sign-in throttling's counters: a moving window in the configured `limits` storage, and a
-window in this process's memory that takes over while that storage cannot be reached.
+"""Rate-limit windows over the configured `limits` storage, with a window in this process's
+memory that takes over while that storage cannot be reached: sign-in throttling and the
+proxy's POST limits both count through one.
 
-With Redis configured and down, sign-in would otherwise fail with an error for everyone (or, if
-errors were ignored, not be throttled at all). Counting per process meanwhile keeps every limit
+With Redis configured and down, every counted request would otherwise fail with an error (or,
+if errors were ignored, not be limited at all). Counting per process meanwhile keeps every limit
 in force, only up to one worker's share looser, and says so in the log once per outage.
 """
 
@@ -19,14 +20,16 @@ from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
-# Seconds a sign-in may wait for Redis before counting locally instead.
+# Seconds a request may wait for Redis before counting locally instead.
 REDIS_TIMEOUT = 1.0
 
 
-class SignInWindow:
-    """`test`, `hit` and `get_window_stats` of a MovingWindowRateLimiter, with the fallback."""
+class SharedWindow:
+    """`test`, `hit` and `get_window_stats` of a MovingWindowRateLimiter, with the fallback.
+    `counting` names what is counted, for the log lines."""
 
-    def __init__(self, storage_uri: str) -> None:
+    def __init__(self, storage_uri: str, *, counting: str) -> None:
+        self._counting = counting
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         if not storage_uri.startswith("memory://"):
@@ -54,11 +57,11 @@ class SignInWindow:
         if changed and failed:
             # The exception's class only: its text may carry the storage URI and its password.
             log.warning(
-                "rate-limit storage unreachable (%s): counting failed sign-ins in this process "
-                "until it is back", type(error).__name__,
+                "rate-limit storage unreachable (%s): counting %s in this process until it is "
+                "back", type(error).__name__, self._counting,
             )  # fmt: skip
         elif changed:
-            log.warning("rate-limit storage reachable again: sign-in counters are shared")
+            log.warning("rate-limit storage reachable again: counting %s there", self._counting)
 
     def test(self, item: RateLimitItem, *identifiers: str) -> bool:
         return bool(self._run("test", item, *identifiers))
@@ -69,3 +72,10 @@ class SignInWindow:
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         stats: WindowStats = self._run("get_window_stats", item, *identifiers)
         return stats
+
+
+class SignInWindow(SharedWindow):
+    """The window sign-in throttling counts failed sign-ins in."""
+
+    def __init__(self, storage_uri: str) -> None:
+        super().__init__(storage_uri, counting="failed sign-ins")

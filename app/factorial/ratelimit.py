@@ -1,7 +1,8 @@
 """Client-side POST limits as Factorial documents them, so we slow down before it says 429.
 
-Counters live in a `limits` storage: per process with `memory://`, shared across workers and
-hosts with a Redis URI.
+Counters live in the window the limiter is given (a `limits` strategy): per process by default,
+shared across workers and hosts when the app gives it one over Redis. A window whose storage
+fails (`limits` StorageError) is LimitUndecided, never any other error.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.storage import storage_from_string
+from limits import RateLimitItem, RateLimitItemPerMinute, WindowStats
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from app.factorial.errors import RateLimited
@@ -23,6 +26,25 @@ _VERSIONED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MIN_SLEEP = 0.01
 
 Classifier = Callable[[str, str], RateLimitItem | None]
+# How long to ask a caller to wait when the limiter cannot tell whether a POST may go.
+UNDECIDED_RETRY_AFTER = 5.0
+
+
+class Window(Protocol):
+    """What the limiter needs of a `limits` strategy (MovingWindowRateLimiter has it)."""
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> bool: ...
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
+class LimitUndecided(Exception):
+    """The counters could not be read or written: whether a POST may go is unknown. Nothing
+    was sent; retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float = UNDECIDED_RETRY_AFTER) -> None:
+        super().__init__("The POST limit could not be checked")
+        self.retry_after = retry_after
 
 
 def limit_for(method: str, path: str) -> RateLimitItem | None:
@@ -42,16 +64,22 @@ def limit_for(method: str, path: str) -> RateLimitItem | None:
 class PostLimiter:
     """Waits for or refuses a POST slot per credential; `classify` is swappable for tests."""
 
-    def __init__(self, storage_uri: str = "memory://", *, classify: Classifier = limit_for) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+    def __init__(self, window: Window | None = None, *, classify: Classifier = limit_for) -> None:
+        self._limiter = window or MovingWindowRateLimiter(MemoryStorage())
         self._classify = classify
 
     def acquire(self, credential_key: str, method: str, path: str, *, max_wait: float) -> None:
-        """Take a slot; sleep while the wait fits in `max_wait`, else raise RateLimited."""
+        """Take a slot; sleep while the wait fits in `max_wait`, else raise RateLimited
+        (LimitUndecided when the window's storage fails)."""
         item = self._classify(method, path)
         if item is None:
             return
-        key = _fingerprint(credential_key)
+        try:
+            self._acquire(item, _fingerprint(credential_key), max_wait)
+        except StorageError:
+            raise LimitUndecided() from None
+
+    def _acquire(self, item: RateLimitItem, key: str, max_wait: float) -> None:
         deadline = time.monotonic() + max_wait
         while not self._limiter.hit(item, key):
             wait = self._seconds_until_slot(item, key)

@@ -3,6 +3,7 @@
 The caller's credentials, cookies and hop-by-hop headers never travel on, either way. POSTs
 pass a client-side limiter keyed per credential (wait briefly or refuse with Retry-After) so
 Factorial never has to say 429; when it does anyway, its Retry-After (capped) is passed back.
+A limiter that cannot decide refuses with 503 and Retry-After, sending nothing.
 A 401 for a connection's token triggers one forced single-flight refresh and one retry.
 """
 
@@ -17,7 +18,7 @@ import requests
 
 from app.factorial import FactorialClient, ProviderUnavailable, RateLimited
 from app.factorial.errors import parse_retry_after
-from app.factorial.ratelimit import PostLimiter
+from app.factorial.ratelimit import LimitUndecided, PostLimiter
 from app.models import ApiKey, Connection
 from app.services import DbSession, vend
 from app.services.audit import Actor
@@ -107,6 +108,11 @@ def _send(
         raise ProxyRefused(
             429, "rate_limited", "Factorial's POST limit for this credential is used up.",
             retry_after=max(1, wait),
+        ) from None  # fmt: skip
+    except LimitUndecided as exc:
+        raise ProxyRefused(
+            503, "rate_limit_unavailable", "The POST limit could not be checked; nothing was sent.",
+            retry_after=max(1, math.ceil(exc.retry_after)),
         ) from None  # fmt: skip
     headers = dict(clean_headers(request.headers, _REQUEST_DROP))
     try:

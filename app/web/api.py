@@ -23,6 +23,7 @@ from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
 from app.services import proxy, service_clients, vend
+from app.throttle import SharedWindow
 from app.web.providers import client_for, notifier, policy, read_cache, read_engine
 from app.web.security import settings
 
@@ -63,10 +64,8 @@ def _classifier(limits: Mapping[str, str] | None) -> Classifier:
 
 def _build(app: Flask) -> Runtime:
     config = app.config
-    limiter = PostLimiter(
-        app.extensions["settings"].ratelimit_storage_uri,
-        classify=_classifier(config.get("API_PROXY_POST_LIMITS")),
-    )
+    window = SharedWindow(app.extensions["settings"].ratelimit_storage_uri, counting="proxy POSTs")
+    limiter = PostLimiter(window, classify=_classifier(config.get("API_PROXY_POST_LIMITS")))
     return Runtime(
         proxy=proxy.ProxyContext(limiter, float(config.get("API_PROXY_MAX_WAIT", 2.0))),
         usage=vend.UsageRecorder(float(config.get("API_USAGE_INTERVAL", 60.0))),
