@@ -63,6 +63,13 @@ class FactorialClient:
         self._owns_session = session is None
         self._session = session if session is not None else new_http_session()
 
+    @property
+    def issuer(self) -> str:
+        """The issuer this environment's authorization answers may name in `iss` (RFC 9207):
+        its base URL, under which the authorize and token endpoints live (as RFC 8414 defines
+        an issuer). Factorial does not document sending `iss`."""
+        return self._base
+
     def close(self) -> None:
         """Release pooled connections of a session this client created (not a lent one)."""
         if self._owns_session:

@@ -135,6 +135,42 @@ def complete_authorization(
     if actor.id is None:
         raise CallbackRejected("other_admin", "Sign in to finish connecting.")
     pending = claim_pending(session, params, actor.id, now)
+    try:
+        client = clients(pending.environment)
+    except KeyError:
+        raise CallbackRejected(
+            "unknown_environment", "That Factorial environment is gone."
+        ) from None
+    with client:
+        try:
+            check_issuer(params, client.issuer)
+        except CallbackRejected as exc:
+            details = {"expected_issuer": client.issuer, "issuer": params["iss"][:200]}
+            _record_failure(session, exc, actor, pending.environment, now, details)
+            raise
+        code = _code_of(params)
+        try:
+            token, info = _exchange_and_identify(client, pending, code)
+        except ExchangeFailed as exc:
+            _record_failure(session, exc, actor, pending.environment, now)
+            raise
+    return _store(session, pending, token, info, actor, now, notifier or Notifier())
+
+
+def check_issuer(params: Mapping[str, str], issuer: str) -> None:
+    """RFC 9207's mix-up defence: an answer naming another issuer came from (or was steered
+    through) another authorization server, so its code must go nowhere. An answer without
+    `iss` is accepted: Factorial does not document sending one."""
+    if "iss" in params and params["iss"] != issuer:
+        raise CallbackRejected(
+            "wrong_issuer",
+            f"This answer does not come from the Factorial it was sent to ({issuer}); "
+            "nothing was exchanged. Start again.",
+        )
+
+
+def _code_of(params: Mapping[str, str]) -> str:
+    """The authorization code of a genuine answer; Factorial's refusal or none at all stops."""
     if params.get("error"):
         description = (params.get("error_description") or params["error"])[:200]
         raise CallbackRejected(
@@ -143,19 +179,7 @@ def complete_authorization(
     code = params.get("code", "")
     if not code or len(code) > 2048:
         raise CallbackRejected("missing_code", "Factorial's answer carried no authorization code.")
-    try:
-        client = clients(pending.environment)
-    except KeyError:
-        raise CallbackRejected(
-            "unknown_environment", "That Factorial environment is gone."
-        ) from None
-    try:
-        with client:
-            token, info = _exchange_and_identify(client, pending, code)
-    except ExchangeFailed as exc:
-        _record_failure(session, exc, actor=actor, environment=pending.environment, now=now)
-        raise
-    return _store(session, pending, token, info, actor, now, notifier or Notifier())
+    return code
 
 
 def _exchange_and_identify(
@@ -319,9 +343,15 @@ def apply_tokens(connection: Connection, token: TokenResponse, now: datetime) ->
 
 
 def _record_failure(
-    session: DbSession, error: ConnectError, *, actor: Actor, environment: str, now: datetime
+    session: DbSession,
+    error: ConnectError,
+    actor: Actor,
+    environment: str,
+    now: datetime,
+    details: Mapping[str, str] | None = None,
 ) -> None:
-    """Audit a failed exchange (rejected callbacks are only logged: they change nothing)."""
+    """Audit a failed exchange, or an answer from the wrong issuer (a possible attack). Other
+    rejected callbacks are only logged: they change nothing and prove nothing."""
     audit.record_now(
         session,
         "connection.connect_failed",
@@ -329,5 +359,5 @@ def _record_failure(
         actor=actor,
         outcome="failed",
         message=error.message,
-        details={"reason": error.reason, "environment": environment},
+        details={"reason": error.reason, "environment": environment, **(details or {})},
     )

@@ -80,6 +80,8 @@ def callback() -> Response | tuple[str, int]:
     params = {
         key: request.args.get(key, "") for key in ("state", "code", "error", "error_description")
     }
+    if "iss" in request.args:  # present but empty is a wrong issuer, not an absent one
+        params["iss"] = request.args["iss"]
     actor = Actor.admin(current_user.id, current_user.email)
     try:
         result = connect.complete_authorization(
