@@ -67,7 +67,7 @@ def _target(admin_id: int) -> Admin:
     return admin
 
 
-@bp.post("/<int:admin_id>/role")
+@bp.post("/<id:admin_id>/role")
 @admin_required
 def change_role(admin_id: int) -> Response:
     form = RoleForm()
@@ -83,7 +83,7 @@ def change_role(admin_id: int) -> Response:
     return redirect(url_for("admins.index"))
 
 
-@bp.post("/<int:admin_id>/<any(activate, deactivate):action>")
+@bp.post("/<id:admin_id>/<any(activate, deactivate):action>")
 @admin_required
 def set_active(admin_id: int, action: str) -> Response:
     form = ActionForm()

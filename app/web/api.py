@@ -24,6 +24,7 @@ from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
 from app.services import proxy, service_clients, vend
 from app.throttle import SharedWindow
+from app.web.numbers import MAX_ID
 from app.web.providers import client_for, notifier, policy, read_cache, read_engine
 from app.web.security import settings
 
@@ -34,7 +35,6 @@ REALM = 'Bearer realm="factorial-connect"'
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
 # A token must not be kept by any cache on its way (HTTP/1.0 ones read Pragma).
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
-MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL would refuse to compare them)
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _runtime_lock = threading.Lock()
 
@@ -107,16 +107,23 @@ def _authenticate() -> Response | None:
     if not header.strip():
         return api_error(401, "unauthorized", "Send Authorization: Bearer <secret>.",
                          {"WWW-Authenticate": REALM})  # fmt: skip
-    scheme, _, secret = header.strip().partition(" ")
-    client = None
-    if scheme.lower() == "bearer":
-        client = _identify(secret.strip())
+    secret = bearer_secret(header)
+    client = None if secret is None else _identify(secret)
     if client is None:
         challenge = f'{REALM}, error="invalid_token"'
         return api_error(401, "invalid_token", "The bearer secret is not valid.",
                          {"WWW-Authenticate": challenge})  # fmt: skip
     g.service_client = client
     return None
+
+
+def bearer_secret(header: str) -> str | None:
+    """The secret of `Authorization: Bearer <secret>`; None for another scheme or a non-ASCII
+    secret. Every secret we issue is ASCII, and only then does the id in it read as ASCII
+    digits (`str.isdigit` accepts "²", which int() refuses)."""
+    scheme, _, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret.isascii() else None
 
 
 def _identify(secret: str) -> service_clients.Caller | None:
@@ -195,7 +202,7 @@ def list_connections() -> Response:
     return jsonify(data=[service_clients.describe_connection(c, now, _margin()) for c in rows])
 
 
-@bp.get("/connections/<int:connection_id>")
+@bp.get("/connections/<id:connection_id>")
 def get_connection(connection_id: int) -> Response:
     connection = cast(Connection, _granted("connection", connection_id))
     return jsonify(service_clients.describe_connection(connection, utcnow(), _margin()))
@@ -207,12 +214,12 @@ def list_api_keys() -> Response:
     return jsonify(data=[service_clients.describe_api_key(k) for k in rows])
 
 
-@bp.get("/api-keys/<int:key_id>")
+@bp.get("/api-keys/<id:key_id>")
 def get_api_key(key_id: int) -> Response:
     return jsonify(service_clients.describe_api_key(cast(ApiKey, _granted("api_key", key_id))))
 
 
-@bp.get("/connections/<int:connection_id>/token")
+@bp.get("/connections/<id:connection_id>/token")
 def token(connection_id: int) -> Response:
     client = _require("token:read")
     vended: vend.Vended | None = g.pop("ready_token", None)
@@ -293,7 +300,7 @@ def _refusal(exc: proxy.ProxyRefused) -> Response:
     return api_error(exc.status, exc.code, exc.message, headers)
 
 
-@bp.route("/connections/<int:connection_id>/proxy/<path:path>", methods=PROXY_METHODS)
+@bp.route("/connections/<id:connection_id>/proxy/<path:path>", methods=PROXY_METHODS)
 def proxy_connection(connection_id: int, path: str) -> Response:
     client = _require("proxy")
     connection = cast(Connection, _granted("connection", connection_id))
@@ -309,7 +316,7 @@ def proxy_connection(connection_id: int, path: str) -> Response:
     return _with_usage(_proxied(answer), due)
 
 
-@bp.route("/api-keys/<int:key_id>/proxy/<path:path>", methods=PROXY_METHODS)
+@bp.route("/api-keys/<id:key_id>/proxy/<path:path>", methods=PROXY_METHODS)
 def proxy_api_key(key_id: int, path: str) -> Response:
     client = _require("proxy")
     key = cast(ApiKey, _granted("api_key", key_id))

@@ -12,11 +12,11 @@ from flask_login import login_required
 from app.extensions import db
 from app.models import utcnow
 from app.services import audit_log
+from app.web.numbers import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PER_PAGE = 50
-MAX_PAGE = 10_000
 OUTCOMES = ("ok", "failed")
 TARGET_TYPES = (("connection", "Connection"), ("api_key", "API key"), ("admin", "Person"))
 ACTION_RE = re.compile(r"[a-z0-9_.\-]{1,64}")
@@ -69,12 +69,6 @@ def _day(name: str, value: str) -> date | None:
         abort(400, f"The “{name}” date must be a calendar date written YYYY-MM-DD.")
 
 
-def _page(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        abort(400, f"The page number must be a whole number from 1 to {MAX_PAGE:,}.")
-    return int(value)
-
-
 def _start_of(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -117,7 +111,7 @@ def index() -> str:
         target_type=filters.target_type,
         since=since,
         until=until,
-        page=_page(request.args.get("page", "1").strip()),
+        page=page_number(request.args.get("page")),
         per_page=PER_PAGE,
     )
     return render_template(

@@ -60,7 +60,7 @@ def _redirect_to_factorial(environment: str, kind: str, connection_id: int | Non
     return redirect(url, code=303)
 
 
-@bp.post("/connections/<int:connection_id>/reconnect")
+@bp.post("/connections/<id:connection_id>/reconnect")
 @admin_required
 def reconnect(connection_id: int) -> Response:
     connection = connections.get_connection(db.session, connection_id)

@@ -36,7 +36,7 @@ def _connection(connection_id: int) -> Connection:
     return connection
 
 
-@bp.post("/<int:connection_id>/refresh")
+@bp.post("/<id:connection_id>/refresh")
 @admin_required
 def refresh(connection_id: int) -> Response:
     _connection(connection_id)
@@ -55,7 +55,7 @@ def refresh(connection_id: int) -> Response:
     return redirect(url_for("dashboard.detail", connection_id=connection_id), code=303)
 
 
-@bp.post("/<int:connection_id>/revoke")
+@bp.post("/<id:connection_id>/revoke")
 @admin_required
 def revoke(connection_id: int) -> Response:
     _connection(connection_id)
@@ -69,13 +69,13 @@ def revoke(connection_id: int) -> Response:
     return redirect(url_for("dashboard.detail", connection_id=connection_id), code=303)
 
 
-@bp.get("/<int:connection_id>/delete")
+@bp.get("/<id:connection_id>/delete")
 @admin_required
 def confirm_delete(connection_id: int) -> str:
     return render_template("dashboard/confirm_delete.html", connection=_connection(connection_id))
 
 
-@bp.post("/<int:connection_id>/delete")
+@bp.post("/<id:connection_id>/delete")
 @admin_required
 def delete(connection_id: int) -> Response:
     _connection(connection_id)

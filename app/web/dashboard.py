@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Admin, utcnow
 from app.services import admins, api_keys, connections
 from app.services.lifecycle import REFRESH_TOKEN_LIFE
+from app.web.numbers import page_number
 from app.web.security import settings
 
 bp = Blueprint("dashboard", __name__)
@@ -30,7 +31,6 @@ STATUS_FILTERS = {
     "revoked": "Revoked",
 }
 PER_PAGE = 50
-MAX_PAGE = 10_000
 
 
 def _margin() -> timedelta:
@@ -48,10 +48,7 @@ def _filters() -> tuple[str, str, int]:
     search = request.args.get("q", "").strip()
     if len(search) > 100:
         abort(400, "Search for at most 100 characters.")
-    page = request.args.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
-        abort(400, "Page must be a whole number from 1 to 10,000.")
-    return status, search, int(page)
+    return status, search, page_number(request.args.get("page"))
 
 
 @bp.get("/")
@@ -80,7 +77,7 @@ def index() -> str:
     )
 
 
-@bp.get("/connections/<int:connection_id>")
+@bp.get("/connections/<id:connection_id>")
 @login_required
 def detail(connection_id: int) -> str:
     connection = connections.get_connection(db.session, connection_id)

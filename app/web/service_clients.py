@@ -108,7 +108,7 @@ def create() -> tuple[str, int]:
     return render_template("service_clients/created.html", client=client, secret=secret), 200
 
 
-@bp.post("/<int:client_id>/revoke")
+@bp.post("/<id:client_id>/revoke")
 @admin_required
 def revoke(client_id: int) -> Response:
     client = _client_or_404(client_id)

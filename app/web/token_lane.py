@@ -29,6 +29,7 @@ from app.models import utcnow
 from app.read_cache import ReadCache
 from app.services import vend
 from app.web import api
+from app.web.numbers import MAX_ID
 from app.web.providers import policy
 
 if TYPE_CHECKING:
@@ -69,13 +70,13 @@ class TokenLane:
 
     def _answer(self, environ: WSGIEnvironment) -> tuple[bytes, vend.Usage | None] | None:
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None or int(match.group(1)) > api.MAX_ID:
+        if match is None or int(match.group(1)) > MAX_ID:
             return None
-        scheme, _, secret = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-        if scheme.lower() != "bearer":
+        secret = api.bearer_secret(environ.get("HTTP_AUTHORIZATION", ""))
+        if secret is None:
             return None
         connection_id = int(match.group(1))
-        found = vend.recall(self.cache, secret.strip(), connection_id, utcnow(), self.policy)
+        found = vend.recall(self.cache, secret, connection_id, utcnow(), self.policy)
         if found is None:
             return None
         client, vended = found
