@@ -40,7 +40,8 @@ def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # The server-side session enforces (and audits) both limits; the cookie outlives neither.
+        PERMANENT_SESSION_LIFETIME=settings.session_max_hours * 3600,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
@@ -136,11 +137,9 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def _load_admin(session_id: str) -> Any:
-        from app.services.admins import load_for_session
+    from app.web import sessions
 
-        return load_for_session(db.session, session_id)
+    login_manager.user_loader(sessions.load)
 
 
 def register_security(app: Flask, settings: Settings) -> None:
@@ -165,11 +164,8 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Routes name record ids `<id:…>` (`app.web.numbers.IdConverter`), never `<int:…>`."""
-    from app.web.numbers import IdConverter
-
-    app.url_map.converters["id"] = IdConverter
     from app.web import (
+        account,
         admins,
         api,
         api_keys,
@@ -184,7 +180,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     modules = (auth, dashboard, connect, connections, api_keys, service_clients, audit, admins)
-    for module in (*modules, api, health, metrics):
+    for module in (*modules, account, api, health, metrics):
         app.register_blueprint(module.bp)
 
 

@@ -62,6 +62,8 @@ class Settings:
     proxy_fix_x_for: int = 0
     proxy_fix_x_proto: int = 0
     session_cookie_secure: bool = True
+    session_idle_minutes: int = 720
+    session_max_hours: int = 24
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     factorial_connect_timeout: float = 3.05
@@ -112,6 +114,41 @@ def _float(env: Mapping[str, str], name: str, default: float, problems: list[str
     except ValueError:
         problems.append(f"{name} must be a number of seconds, got {raw!r}")
         return default
+
+
+def _bounded(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    bounds: tuple[int, int, str],
+    problems: list[str],
+) -> int:
+    """A whole number within (lowest, highest, unit); the default when unset or refused."""
+    lowest, highest, unit = bounds
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number of {unit}, got {raw!r}")
+        return default
+    if not lowest <= value <= highest:
+        problems.append(f"{name} must be from {lowest} to {highest} {unit}, got {value}")
+        return default
+    return value
+
+
+def _session_lifetimes(env: Mapping[str, str], problems: list[str]) -> tuple[int, int]:
+    """(idle minutes, absolute hours) of a sign-in session; the idle limit fits in the other."""
+    idle = _bounded(env, "SESSION_IDLE_MINUTES", 720, (5, 527_040, "minutes"), problems)
+    longest = _bounded(env, "SESSION_MAX_HOURS", 24, (1, 8784, "hours"), problems)
+    if idle > longest * 60:
+        problems.append(
+            f"SESSION_IDLE_MINUTES ({idle}) must not exceed SESSION_MAX_HOURS "
+            f"({longest} h = {longest * 60} minutes)"
+        )
+    return idle, longest
 
 
 def valid_fernet_key(key: str) -> bool:
@@ -288,6 +325,7 @@ def load_settings(
     if scheduler not in ("embedded", "off"):
         problems.append(f"SCHEDULER must be embedded or off, got {scheduler!r}")
         scheduler = "embedded"
+    idle_minutes, max_hours = _session_lifetimes(env, problems)
     settings = Settings(
         app_env=app_env,
         secret_key=env.get("SECRET_KEY", ""),
@@ -300,6 +338,8 @@ def load_settings(
         session_cookie_secure=_bool(
             env.get("SESSION_COOKIE_SECURE"), default=app_env == "production"
         ),
+        session_idle_minutes=idle_minutes,
+        session_max_hours=max_hours,
         log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         log_format=log_format,  # type: ignore[arg-type]
         factorial_connect_timeout=_float(env, "FACTORIAL_CONNECT_TIMEOUT", 3.05, problems),

@@ -206,3 +206,34 @@ def test_test_environment_signs_with_a_new_random_key_per_process(tmp_path: Path
 def test_test_environment_keeps_a_given_secret_key(tmp_path: Path) -> None:
     settings = load_settings({"APP_ENV": "test", "SECRET_KEY": SECRET}, instance_path=tmp_path)
     assert settings.secret_key == SECRET
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES must be a whole number of minutes"),
+        ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES must be from 5 to"),
+        ({"SESSION_MAX_HOURS": "1.5"}, "SESSION_MAX_HOURS must be a whole number of hours"),
+        ({"SESSION_MAX_HOURS": "-1"}, "SESSION_MAX_HOURS must be from 1 to 8784 hours"),
+        ({"SESSION_MAX_HOURS": "99999999999"}, "SESSION_MAX_HOURS must be from 1 to 8784 hours"),
+        (
+            {"SESSION_IDLE_MINUTES": "120", "SESSION_MAX_HOURS": "1"},
+            "SESSION_IDLE_MINUTES (120) must not exceed SESSION_MAX_HOURS (1 h = 60 minutes)",
+        ),
+    ],
+)
+def test_session_lifetimes_are_checked_in_one_line(
+    tmp_path: Path, change: dict[str, str], expected: str
+) -> None:
+    assert [expected in line for line in problems_for(tmp_path, **change)] == [True]
+
+
+def test_sessions_last_twelve_idle_hours_and_a_day_at_most_by_default(tmp_path: Path) -> None:
+    settings = load_settings(PRODUCTION, instance_path=tmp_path)
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (720, 24)
+
+
+def test_session_lifetimes_are_read(tmp_path: Path) -> None:
+    env = {**PRODUCTION, "SESSION_IDLE_MINUTES": "30", "SESSION_MAX_HOURS": "8"}
+    settings = load_settings(env, instance_path=tmp_path)
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (30, 8)

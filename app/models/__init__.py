@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models; import them from here."""
 
-from app.models.admin import ROLES, Admin, Role
+from app.models.admin import ROLES, Admin, Role, SignInSession
 from app.models.api_key import VERIFY_RESULTS, ApiKey
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
@@ -23,6 +23,7 @@ __all__ = [
     "Role",
     "ServiceClient",
     "ServiceClientGrant",
+    "SignInSession",
     "UTCDateTime",
     "utcnow",
 ]

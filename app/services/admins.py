@@ -1,4 +1,5 @@
-"""Admin accounts: create, authenticate, change role, deactivate. Callers pass the session."""
+"""Admin accounts: create, authenticate, change password or role, deactivate. Callers pass the
+session."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.models import ROLES, Admin, utcnow
-from app.services import DbSession, audit, passwords
+from app.services import DbSession, audit, passwords, sign_in_sessions
 from app.services.audit import SYSTEM, Actor
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -62,8 +63,9 @@ def create_admin(
     return admin
 
 
-def authenticate(session: DbSession, email: str, password: str, now: datetime) -> Admin | None:
-    """The active admin these credentials identify, else None (same cost for unknown emails)."""
+def authenticate(session: DbSession, email: str, password: str) -> Admin | None:
+    """The active admin these credentials identify, else None (same cost for unknown emails).
+    Signing in is `sign_in_sessions.start`'s business."""
     address = email.strip().lower()
     admin: Admin | None = session.scalar(select(Admin).where(Admin.email == address))
     if admin is None:
@@ -73,20 +75,42 @@ def authenticate(session: DbSession, email: str, password: str, now: datetime) -
         return None
     if passwords.needs_rehash(admin.password_hash):
         admin.password_hash = passwords.hash_password(password)
-    admin.last_login_at = now
+        session.commit()
+    return admin
+
+
+def change_password(
+    session: DbSession, admin: Admin, current: str, new: str, *, token: str, now: datetime
+) -> str:
+    """Set a new password once the current one is proved, under create-admin's policy; every
+    other session of the account ends, and the one `token` names continues under the new
+    token returned. AdminError (`field` names the form field) changes nothing."""
+    if not passwords.verify_password(admin.password_hash, current):
+        raise AdminError("Your current password is not correct.", "current_password")
+    try:
+        passwords.check_policy(new, admin.email)
+    except passwords.WeakPassword as exc:
+        raise AdminError(str(exc), "password") from exc
+    if passwords.verify_password(admin.password_hash, new):
+        raise AdminError("Choose a password different from the current one.", "password")
+    record = sign_in_sessions.find(session, token)
+    if record is None or record.admin_id != admin.id:
+        raise AdminError("Your session has ended; sign in again.", "session")
+    admin.password_hash = passwords.hash_password(new)
+    new_token = sign_in_sessions.rotate(session, record, now=now)
+    ended = sign_in_sessions.end_all(
+        session, admin.id, now=now, reason="password_changed", keep=record.id
+    )
+    audit.record(
+        session,
+        "admin.password_changed",
+        now=now,
+        actor=_actor(admin),
+        target=admin,
+        details={"other_sessions_ended": ended},
+    )
     session.commit()
-    return admin
-
-
-def load_for_session(session: DbSession, session_id: str) -> Admin | None:
-    """The admin a session cookie names, if still active and the session version still matches."""
-    admin_id, _, version = session_id.partition(":")
-    if not admin_id.isdigit() or not version.isdigit():
-        return None
-    admin: Admin | None = session.get(Admin, int(admin_id))
-    if admin is None or not admin.active or admin.session_version != int(version):
-        return None
-    return admin
+    return new_token
 
 
 def _active_admins_excluding(session: DbSession, admin: Admin) -> int:
@@ -116,16 +140,20 @@ def set_role(session: DbSession, actor: Admin, admin: Admin, role: str) -> None:
 
 
 def set_active(session: DbSession, actor: Admin, admin: Admin, active: bool) -> None:
-    """Activate or deactivate; deactivation ends the admin's sessions on their next request."""
+    """Activate or deactivate; deactivation ends every session of the account at once."""
     if not active and admin.id == actor.id:
         raise AdminError("You cannot deactivate your own account.")
     if not active and admin.role == "admin" and _active_admins_excluding(session, admin) == 0:
         raise AdminError("At least one active admin must remain.")
     if admin.active != active:
+        now = utcnow()
         admin.active = active
-        admin.session_version += 1
+        details: dict[str, int] = {}
+        if not active:
+            ended = sign_in_sessions.end_all(session, admin.id, now=now, reason="deactivated")
+            details = {"sessions_ended": ended}
         action = "admin.activated" if active else "admin.deactivated"
-        audit.record(session, action, now=utcnow(), actor=_actor(actor), target=admin)
+        audit.record(session, action, now=now, actor=_actor(actor), target=admin, details=details)
     session.commit()
 
 

@@ -1,5 +1,8 @@
 """Sign-in and sign-out, with failed sign-ins throttled per account and per client address.
 
+Signing in starts a server-side session (`app.web.sessions`); signing out ends it there, so a
+copy of the cookie stops working too.
+
 Only failures count: 10 per account (normalised email) and 50 per address in any 15 minutes.
 Past either limit every attempt is refused with 429, even with the right password. Counters live
 in a `limits` storage (`RATELIMIT_STORAGE_URI`): shared through Redis, per process with the
@@ -22,16 +25,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.models import Admin, utcnow
-from app.services import admins, audit
+from app.services import admins, audit, sign_in_sessions
 from app.services.audit import Actor
 from app.throttle import SignInWindow
+from app.web import sessions
 from app.web.forms import ActionForm, LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -58,7 +62,7 @@ def _window() -> SignInWindow:
     return window
 
 
-def _retry_after(email: str) -> int | None:
+def retry_after(email: str) -> int | None:
     """Seconds until the next sign-in may be tried, or None when no limit is reached."""
     window = _window()
     waits = [
@@ -69,7 +73,8 @@ def _retry_after(email: str) -> int | None:
     return max(1, math.ceil(max(waits))) if waits else None
 
 
-def _count_failure(email: str) -> None:
+def count_failure(email: str) -> None:
+    """Count a wrong password for this account (at sign-in or on the account page)."""
     window = _window()
     for item, scope, key in _failure_limits(email):
         window.hit(item, "login-failures", scope, key)
@@ -113,13 +118,13 @@ def login() -> Response | str | tuple[str, int]:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         email = form.email.data or ""
-        retry_after = _retry_after(email)
-        if retry_after is not None:
+        wait = retry_after(email)
+        if wait is not None:
             _audit("auth.login_throttled", _anonymous(email), "failed", "too many failed sign-ins")
-            raise TooManyRequests(THROTTLED, retry_after=retry_after)
-        admin = admins.authenticate(db.session, email, form.password.data or "", utcnow())
+            raise TooManyRequests(THROTTLED, retry_after=wait)
+        admin = admins.authenticate(db.session, email, form.password.data or "")
         if admin is None:
-            _count_failure(email)
+            count_failure(email)
             _audit("auth.login_failed", _anonymous(email), "failed", "wrong email or password")
             flash(BAD_CREDENTIALS, "error")
             return render_template("auth/login.html", form=form), 200
@@ -129,9 +134,7 @@ def login() -> Response | str | tuple[str, int]:
 
 
 def _sign_in(admin: Admin, destination: str) -> Response:
-    session.clear()  # renew the session at privilege change: nothing from before survives
-    login_user(admin)
-    session.permanent = True
+    sessions.begin(admin, "password")
     return redirect(destination)
 
 
@@ -139,6 +142,9 @@ def _sign_in(admin: Admin, destination: str) -> Response:
 def logout() -> Response:
     form = ActionForm()
     if form.validate_on_submit():
+        sign_in_sessions.sign_out(
+            db.session, sessions.current_token(), now=utcnow(), ip_address=request.remote_addr or ""
+        )
         logout_user()
         session.clear()
         flash("You are signed out.", "info")

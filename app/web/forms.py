@@ -36,6 +36,18 @@ class NewAdminForm(FlaskForm):
     submit = SubmitField("Add account")
 
 
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1024)]
+    )
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
+    )
+    submit = SubmitField("Change password")
+
+
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[("admin", "Admin"), ("viewer", "Viewer")])
     submit = SubmitField("Change role")
