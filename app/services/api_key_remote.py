@@ -1,9 +1,10 @@
-"""API keys through Factorial's legacy keys API: create, list, delete there, and rotate.
+"""API keys through Factorial's legacy keys API: create, list and delete there (rotation, built
+on these, is in `api_key_rotation`).
 
 Every call is authorised by a stored key of the same company (the key itself first, when it
 still works). A created key is shown by Factorial only once, so it is committed with its audit
-event before anything else happens. Rotation never leaves the company with zero stored valid
-keys: each step that fails stops there and keeps what already works.
+event before anything else happens. Deleting or rotating a key holds the key's change lease, so
+two admins changing the same key at once get one change and one clear answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.factorial import (
 from app.factorial.errors import sanitize
 from app.models import ApiKey
 from app.services import DbSession, audit, notify
+from app.services.api_key_lease import exclusive, fresh
 from app.services.api_keys import (
     ApiKeyError,
     ClientFactory,
@@ -60,13 +62,6 @@ class RemoteKey:
     held_by: ApiKey | None
 
 
-@dataclass(frozen=True)
-class RotateResult:
-    new_key: ApiKey
-    complete: bool
-    message: str
-
-
 def authorities(
     session: DbSession, environment: str, company_id: str, prefer: ApiKey | None
 ) -> list[ApiKey]:
@@ -82,7 +77,7 @@ def authorities(
     return [k for k in keys if k.key.readable]
 
 
-def _with_authority(
+def with_authority(
     session: DbSession,
     clients: ClientFactory,
     candidates: list[ApiKey],
@@ -117,7 +112,7 @@ def list_remote(
 ) -> list[RemoteKey]:
     """The company's keys in Factorial, each marked with the stored key it is (if any)."""
     candidates = authorities(session, key.environment, key.company_id, key)
-    remote, _ = _with_authority(
+    remote, _ = with_authority(
         session, clients, candidates, lambda c, k: c.list_api_keys(k), step="list", now=now
     )
     stored = session.scalars(
@@ -151,15 +146,15 @@ def create(
     if not name:
         raise ApiKeyError("label", "Give the new key a label.")
     candidates = authorities(session, company_of.environment, company_of.company_id, company_of)
-    created, authority = _with_authority(
+    created, authority = with_authority(
         session, clients, candidates, lambda c, k: c.create_api_key(k, name), step="create", now=now
     )
-    row = _store_created(session, clients, created, authority, name, actor, now)
+    row = store_created(session, clients, created, authority, name, actor, now)
     verify(session, clients, notifier, row, now=now, actor=actor)
     return row
 
 
-def _store_created(
+def store_created(
     session: DbSession,
     clients: ClientFactory,
     created: CreatedApiKey,
@@ -169,6 +164,7 @@ def _store_created(
     now: datetime,
     **extra: object,
 ) -> ApiKey:
+    """Store a key Factorial just created (audited, committed); if that fails, delete it there."""
     info = CredentialInfo(
         id="", company_id=authority.company_id, kind="api_key", employee_id=None, email=None,
         full_name=None, company_name=authority.company_name, role=None, raw_keys=(),
@@ -204,25 +200,40 @@ def _delete_quietly(clients: ClientFactory, authority: ApiKey, created: CreatedA
 def delete(
     session: DbSession,
     clients: ClientFactory,
-    key: ApiKey,
+    key_id: int,
     *,
     actor: Actor,
     now: datetime,
     in_factorial: bool,
+) -> ApiKey:
+    """Delete in Factorial first (when asked and it was created here), then here; returns the
+    deleted key (detached, for its label and fingerprint)."""
+    with exclusive(session, key_id, now):
+        key = fresh(session, key_id)
+        _delete(session, clients, key, actor, now, in_factorial)
+        return key
+
+
+def _delete(
+    session: DbSession,
+    clients: ClientFactory,
+    key: ApiKey,
+    actor: Actor,
+    now: datetime,
+    in_factorial: bool,
 ) -> None:
-    """Delete in Factorial first (when asked and it was created here), then here."""
     if in_factorial:
         if not key.remote_key_id:
             raise ApiKeyError(
                 "not_created_here", "This key was not created here; delete it in Factorial."
             )
-        _delete_in_factorial(
+        delete_in_factorial(
             session, clients, key, key.remote_key_id, prefer=key, now=now, step="delete"
         )
     delete_local(session, key, actor=actor, now=now, deleted_in_factorial=in_factorial)
 
 
-def _delete_in_factorial(
+def delete_in_factorial(
     session: DbSession,
     clients: ClientFactory,
     key: ApiKey,
@@ -232,99 +243,12 @@ def _delete_in_factorial(
     now: datetime,
     step: str,
 ) -> None:
+    """Delete `key` in Factorial, authorised by `prefer` first; already gone there is fine."""
     candidates = authorities(session, key.environment, key.company_id, prefer)
     try:
-        _with_authority(
+        with_authority(
             session, clients, candidates, lambda c, k: c.delete_api_key(k, remote_id),
             step=step, now=now,
         )  # fmt: skip
     except NotFound:
         log.info("API key %s was already gone in Factorial", key.id)
-
-
-def _remote_id(
-    session: DbSession, clients: ClientFactory, key: ApiKey, now: datetime
-) -> str | None:
-    """The key's id in Factorial; None when it is already gone there (rejected, unlisted)."""
-    if key.remote_key_id:
-        return key.remote_key_id
-    for remote in list_remote(session, clients, key, now=now):
-        if remote.held_by is not None and remote.held_by.id == key.id:
-            return remote.id
-    if key.rejected_since is not None:
-        return None
-    raise RemoteFailed("resolve", "Factorial does not list this key, so it cannot be rotated here.")
-
-
-def rotate(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    key: ApiKey,
-    *,
-    actor: Actor,
-    now: datetime,
-) -> RotateResult:
-    """New key (created, stored, verified), then the old one deleted there and here.
-
-    RemoteFailed before anything changed; otherwise a result whose `complete` is False when a
-    later step failed and both keys are kept.
-    """
-    remote_id = _remote_id(session, clients, key, now)
-    candidates = authorities(session, key.environment, key.company_id, key)
-    created, authority = _with_authority(
-        session,
-        clients,
-        candidates,
-        lambda c, k: c.create_api_key(k, key.label),
-        step="create",
-        now=now,
-    )
-    new = _store_created(
-        session, clients, created, authority, key.label, actor, now, rotated_from=key.id
-    )
-    if verify(session, clients, notifier, new, now=now, actor=actor) != "ok":
-        return _incomplete(
-            session,
-            key,
-            new,
-            actor,
-            now,
-            f"The new key could not be verified ({new.last_error}); "
-            "the old key is kept and still works.",
-        )
-    try:
-        if remote_id is not None:
-            _delete_in_factorial(
-                session, clients, key, remote_id, prefer=new, now=now, step="delete_old"
-            )
-    except RemoteFailed as exc:
-        return _incomplete(
-            session,
-            key,
-            new,
-            actor,
-            now,
-            f"The new key works, but deleting the old one in Factorial failed ({exc.message}); "
-            "both are kept: delete the old one when Factorial answers.",
-        )
-    audit.record(
-        session, "api_key.rotated", now=now, actor=actor, target=new,
-        details={**facts(new), "old_key_id": key.id, "old_fingerprint": key.fingerprint},
-    )  # fmt: skip
-    delete_local(session, key, actor=actor, now=now, rotated_to=new.id)
-    return RotateResult(new, True, "Rotated: the new key works and the old one is deleted.")
-
-
-def _incomplete(
-    session: DbSession, old: ApiKey, new: ApiKey, actor: Actor, now: datetime, message: str
-) -> RotateResult:
-    if new.last_verified_result == "ok":
-        old.replaced_by_id = new.id
-    audit.record(
-        session, "api_key.rotate_incomplete", now=now, actor=actor, target=old, outcome="failed",
-        message=message, details={"new_key_id": new.id},
-    )  # fmt: skip
-    session.commit()
-    log.warning("rotation of API key %s incomplete; new key %s kept", old.id, new.id)
-    return RotateResult(new, False, message)

@@ -3,7 +3,7 @@
 A key has total access and never expires; the only way it dies is someone deleting it in
 Factorial. So it is stored encrypted, found by a sha256 digest, and re-verified on a schedule;
 the change to rejected (and back) is audited and announced once per transition.
-Creating, listing and rotating keys through Factorial's keys API live in `api_key_remote`.
+Factorial's keys API is used by `api_key_remote` (create, list, delete) and `api_key_rotation`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.models import Admin, ApiKey, utcnow
-from app.services import api_key_remote, api_keys
+from app.services import api_key_remote, api_key_rotation, api_keys
+from app.services.api_key_lease import KeyChanged
 from app.services.api_keys import ApiKeyError
 from app.services.audit import Actor
 from app.services.notify import Notifier
@@ -99,7 +100,7 @@ def add() -> Response | tuple[str, int]:
     return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
 
 
-@bp.get("/<id:key_id>")
+@bp.get("/<int:key_id>")
 @login_required
 def detail(key_id: int) -> str:
     return _render_detail(_key_or_404(key_id), CreateApiKeyForm())
@@ -119,7 +120,7 @@ def _render_detail(key: ApiKey, create_form: CreateApiKeyForm) -> str:
     )
 
 
-@bp.post("/<id:key_id>/verify")
+@bp.post("/<int:key_id>/verify")
 @admin_required
 def verify(key_id: int) -> Response:
     key = _key_or_404(key_id)
@@ -135,47 +136,60 @@ def verify(key_id: int) -> Response:
     return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
 
 
-@bp.get("/<id:key_id>/delete")
+@bp.get("/<int:key_id>/delete")
 @admin_required
 def confirm_delete(key_id: int) -> str:
     return render_template("api_keys/delete.html", key=_key_or_404(key_id), form=DeleteApiKeyForm())
 
 
-@bp.post("/<id:key_id>/delete")
+@bp.post("/<int:key_id>/delete")
 @admin_required
 def delete(key_id: int) -> Response | tuple[str, int]:
-    key = _key_or_404(key_id)
+    """Like rotation, the key is read under its change lease: a page older than another admin's
+    deletion or rotation gets its outcome, not a 404."""
     form = DeleteApiKeyForm()
     if not form.validate_on_submit():
-        return render_template("api_keys/delete.html", key=key, form=form), 400
-    label, fingerprint = key.label, key.fingerprint
+        return render_template("api_keys/delete.html", key=_key_or_404(key_id), form=form), 400
     try:
-        api_key_remote.delete(
+        gone = api_key_remote.delete(
             db.session,
             client_for,
-            key,
+            key_id,
             actor=_actor(),
             now=utcnow(),
             in_factorial=bool(form.in_factorial.data),
         )
+    except KeyChanged as exc:
+        return _settled(exc)
     except ApiKeyError as exc:
         form.in_factorial.errors = [f"{exc.message} Nothing was deleted."]
         status = 502 if isinstance(exc, api_key_remote.RemoteFailed) else 400
-        return render_template("api_keys/delete.html", key=key, form=form), status
-    flash(f"Deleted {label} ({fingerprint}).", "success")
+        return render_template("api_keys/delete.html", key=_key_or_404(key_id), form=form), status
+    flash(f"Deleted {gone.label} ({gone.fingerprint}).", "success")
     return redirect(url_for("api_keys.index"), code=303)
 
 
-@bp.post("/<id:key_id>/rotate")
+def _settled(exc: KeyChanged) -> Response:
+    """Someone else's rotation or deletion decided this key's fate: say so, show what is left."""
+    flash(exc.message, "warning" if exc.reason == "busy" else "info")
+    if exc.existing_id is None:
+        return redirect(url_for("api_keys.index"), code=303)
+    return redirect(url_for("api_keys.detail", key_id=exc.existing_id), code=303)
+
+
+@bp.post("/<int:key_id>/rotate")
 @admin_required
 def rotate(key_id: int) -> Response:
-    key = _key_or_404(key_id)
+    """The key is read under its change lease, not here: a page older than another admin's
+    rotation gets that rotation's outcome, not a 404."""
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
     try:
-        result = api_key_remote.rotate(
-            db.session, client_for, _notifier(), key, actor=_actor(), now=utcnow()
+        result = api_key_rotation.rotate(
+            db.session, client_for, _notifier(), key_id, actor=_actor(), now=utcnow()
         )
+    except KeyChanged as exc:
+        return _settled(exc)
     except ApiKeyError as exc:
         flash(f"Not rotated: {exc.message} The key is unchanged.", "error")
         return redirect(url_for("api_keys.detail", key_id=key_id), code=303)
@@ -183,7 +197,7 @@ def rotate(key_id: int) -> Response:
     return redirect(url_for("api_keys.detail", key_id=result.new_key.id), code=303)
 
 
-@bp.post("/<id:key_id>/create")
+@bp.post("/<int:key_id>/create")
 @admin_required
 def create(key_id: int) -> Response | tuple[str, int]:
     key = _key_or_404(key_id)
@@ -207,7 +221,7 @@ def create(key_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("api_keys.detail", key_id=created.id), code=303)
 
 
-@bp.get("/<id:key_id>/factorial")
+@bp.get("/<int:key_id>/factorial")
 @login_required
 def remote(key_id: int) -> str | tuple[str, int]:
     key = _key_or_404(key_id)
