@@ -118,12 +118,15 @@ def _authenticate() -> Response | None:
 
 
 def bearer_secret(header: str) -> str | None:
-    """The secret of `Authorization: Bearer <secret>`; None for another scheme or a non-ASCII
-    secret. Every secret we issue is ASCII, and only then does the id in it read as ASCII
-    digits (`str.isdigit` accepts "²", which int() refuses)."""
+    """The secret of `Authorization: Bearer <secret>` if it can be one of ours: ASCII (only
+    then are the digits of its id ASCII: `str.isdigit` accepts "²", which int() refuses) and
+    naming an id a database can hold. None otherwise, before any query."""
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
-    return secret if scheme.lower() == "bearer" and secret.isascii() else None
+    if scheme.lower() != "bearer" or not secret.isascii():
+        return None
+    parsed = service_clients.parse_secret(secret)
+    return secret if parsed is not None and parsed[0] <= MAX_ID else None
 
 
 def _identify(secret: str) -> service_clients.Caller | None:
