@@ -164,6 +164,10 @@ def register_errors(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    """Routes name record ids `<id:…>` (`app.web.numbers.IdConverter`), never `<int:…>`."""
+    from app.web.numbers import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     from app.web import (
         account,
         admins,

@@ -100,7 +100,7 @@ def add() -> Response | tuple[str, int]:
     return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
 
 
-@bp.get("/<int:key_id>")
+@bp.get("/<id:key_id>")
 @login_required
 def detail(key_id: int) -> str:
     return _render_detail(_key_or_404(key_id), CreateApiKeyForm())
@@ -120,7 +120,7 @@ def _render_detail(key: ApiKey, create_form: CreateApiKeyForm) -> str:
     )
 
 
-@bp.post("/<int:key_id>/verify")
+@bp.post("/<id:key_id>/verify")
 @admin_required
 def verify(key_id: int) -> Response:
     key = _key_or_404(key_id)
@@ -136,13 +136,13 @@ def verify(key_id: int) -> Response:
     return redirect(url_for("api_keys.detail", key_id=key.id), code=303)
 
 
-@bp.get("/<int:key_id>/delete")
+@bp.get("/<id:key_id>/delete")
 @admin_required
 def confirm_delete(key_id: int) -> str:
     return render_template("api_keys/delete.html", key=_key_or_404(key_id), form=DeleteApiKeyForm())
 
 
-@bp.post("/<int:key_id>/delete")
+@bp.post("/<id:key_id>/delete")
 @admin_required
 def delete(key_id: int) -> Response | tuple[str, int]:
     """Like rotation, the key is read under its change lease: a page older than another admin's
@@ -177,7 +177,7 @@ def _settled(exc: KeyChanged) -> Response:
     return redirect(url_for("api_keys.detail", key_id=exc.existing_id), code=303)
 
 
-@bp.post("/<int:key_id>/rotate")
+@bp.post("/<id:key_id>/rotate")
 @admin_required
 def rotate(key_id: int) -> Response:
     """The key is read under its change lease, not here: a page older than another admin's
@@ -197,7 +197,7 @@ def rotate(key_id: int) -> Response:
     return redirect(url_for("api_keys.detail", key_id=result.new_key.id), code=303)
 
 
-@bp.post("/<int:key_id>/create")
+@bp.post("/<id:key_id>/create")
 @admin_required
 def create(key_id: int) -> Response | tuple[str, int]:
     key = _key_or_404(key_id)
@@ -221,7 +221,7 @@ def create(key_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("api_keys.detail", key_id=created.id), code=303)
 
 
-@bp.get("/<int:key_id>/factorial")
+@bp.get("/<id:key_id>/factorial")
 @login_required
 def remote(key_id: int) -> str | tuple[str, int]:
     key = _key_or_404(key_id)
