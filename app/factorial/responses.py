@@ -11,6 +11,7 @@ from app.factorial.errors import UnexpectedResponse
 
 CredentialKind = Literal["user", "company", "api_key", "unknown"]
 CLOCK_SKEW = timedelta(seconds=60)
+MAX_LIFE = 100 * 365 * 24 * 3600  # seconds; a longer expires_in is nonsense (and overflows)
 _ID_PREFIXES: tuple[tuple[str, CredentialKind], ...] = (
     ("api_key", "api_key"),
     ("company", "company"),
@@ -58,11 +59,18 @@ class TokenResponse:
 def _expires_in(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    seconds = _whole(value.strip()) if isinstance(value, str) else value
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and 0 <= seconds <= MAX_LIFE:
+        return seconds
     raise UnexpectedResponse("Factorial's token response has an invalid expires_in")
+
+
+def _whole(text: str) -> int | None:
+    """ASCII digits as a number: `str.isdigit` also accepts "²" (which int() refuses) and
+    Arabic-Indic digits; a number too long for any timestamp or lifetime is refused too."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
 
 
 def _refresh_token(value: object) -> str | None:
@@ -85,8 +93,8 @@ def _epoch(value: object) -> datetime | None:
     """Seconds since the epoch as an aware UTC datetime; None when absent or nonsense."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = _whole(value.strip())
     if not isinstance(value, int | float):
         return None
     try:

@@ -41,10 +41,19 @@ def test_expires_in_as_digit_string_is_accepted() -> None:
     assert _token(expires_in="7200").expires_in == 7200
 
 
-@pytest.mark.parametrize("value", [-1, "soon", 12.5, True, [], "-3"])
+@pytest.mark.parametrize(
+    "value", [-1, "soon", 12.5, True, [], "-3", "²", "\u0661", "9" * 5000, 10**30, str(10**30)]
+)
 def test_invalid_expires_in_is_rejected(value: object) -> None:
     with pytest.raises(UnexpectedResponse):
         _token(expires_in=value)
+
+
+@pytest.mark.parametrize("value", ["²", "\u0661", "9" * 5000, 10**30, "soon"])
+def test_unusable_created_at_is_ignored(value: object) -> None:
+    assert _token(expires_in=60, created_at=value).expires_at(RECEIVED) == RECEIVED + timedelta(
+        seconds=60
+    )
 
 
 @pytest.mark.parametrize("value", [None, "", 42])

@@ -214,3 +214,15 @@ def test_a_json_list_body_is_unexpected(
     sandbox.fault("/oauth/token", mode="fail", status=200, body=["access_token"])
     with pytest.raises(UnexpectedResponse):
         factorial.refresh(refresh_token)
+
+
+@pytest.mark.parametrize(
+    "field", [{"expires_in": "²"}, {"expires_in": "9" * 5000}, {"expires_in": 10**30}]
+)
+def test_an_odd_number_in_a_token_answer_is_an_unexpected_response(
+    sandbox: SandboxServer, factorial: FactorialClient, refresh_token: str, field: dict[str, object]
+) -> None:
+    body = {"access_token": "at", "token_type": "Bearer", **field}
+    sandbox.fault("/oauth/token", mode="fail", status=200, body=body)
+    with pytest.raises(UnexpectedResponse):
+        factorial.refresh(refresh_token)
