@@ -55,6 +55,7 @@ def _before() -> Response | None:
     sandbox.counts.record(path, grant_type, request.method, request.headers.items())
     fault = sandbox.faults.take(path, grant_type)
     if fault is not None and fault.mode == "fail":
+        time.sleep(fault.delay)  # a provider that hangs, then fails, having done nothing
         return fault.response()
     if fault is not None and fault.mode == "delay":
         time.sleep(fault.delay)

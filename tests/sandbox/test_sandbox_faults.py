@@ -52,6 +52,20 @@ def test_fail_does_not_process_the_request(sandbox_server: SandboxServer) -> Non
     assert response.status_code == 200
 
 
+def test_fail_with_a_delay_hangs_then_fails_having_done_nothing(
+    sandbox_server: SandboxServer,
+) -> None:
+    tokens = user_tokens(sandbox_server)
+    sandbox_server.fault(TOKEN, mode="fail", status=503, delay=0.5)
+    started = time.monotonic()
+    failed = refresh(sandbox_server.url, tokens["refresh_token"]).status_code
+    waited = time.monotonic() - started
+
+    response = refresh(sandbox_server.url, tokens["refresh_token"])
+
+    assert (failed, waited >= 0.5, response.status_code) == (503, True, 200)
+
+
 def test_fault_is_used_up_after_count_requests(sandbox_server: SandboxServer) -> None:
     tokens = user_tokens(sandbox_server)
     sandbox_server.fault(TOKEN, mode="fail", status=503, count=2)
