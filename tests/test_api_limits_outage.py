@@ -17,13 +17,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.extensions import db
 from app.factorial.ratelimit import PostLimiter
-from app.models import ApiKey
-from app.services import proxy
+from app.models import ApiKey, utcnow
+from app.services import notify, proxy, tokens, vend
 from app.sweeper import client_factory
 from tests import test_api_helpers as helpers
 from tests.production.servers import Redis, binary, free_port
 from tests.redis_support import in_ci
-from tests.test_api_helpers import LEAVES, bearer, make_client
+from tests.test_api_helpers import ADMIN, LEAVES, bearer, make_client
 
 api_key_id = helpers.api_key_id
 LEAVE = {"employee_id": 1002, "start_on": "2026-12-01", "finish_on": "2026-12-02"}
@@ -132,8 +132,12 @@ def test_a_limiter_that_cannot_decide_refuses_with_503_and_retry_after(
     app: Flask, api_key_id: int, undecided: proxy.ProxyContext
 ) -> None:
     request = proxy.ProxyRequest("POST", LEAVES, [], b"{}", [("Content-Type", "application/json")])
+    context = vend.TokenContext(
+        client_factory(app.extensions["settings"]), utcnow, tokens.RefreshPolicy(),
+        notify.Notifier(""),
+    )  # fmt: skip
     with app.app_context(), pytest.raises(proxy.ProxyRefused) as refused:
         key = db.session.get_one(ApiKey, api_key_id)
-        proxy.via_api_key(key, request, client_factory(app.extensions["settings"]), undecided)
+        proxy.via_api_key(db.session, key, request, context, undecided, actor=ADMIN)
     assert (refused.value.status, refused.value.code) == (503, "rate_limit_unavailable")
     assert refused.value.retry_after is not None and refused.value.retry_after >= 1

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.models import ApiKey
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
-from tests.lifecycle import access_token, refresh_requests
 from tests.test_api_helpers import (
     CREDENTIALS,
     EMPLOYEES,
@@ -116,32 +114,6 @@ def test_path_escaping_the_api_is_refused(
         via_key(api_key_id, "v2/%2E%2E/%2E%2E/oauth/token"), headers=bearer(key_secret)
     )
     assert response.status_code == 400
-
-
-def test_a_401_refreshes_once_and_retries_once(
-    app: Flask, client: FlaskClient, sandbox: SandboxServer, user_connection: int, conn_secret: str
-) -> None:
-    old = access_token(app, user_connection)
-    revoke = {
-        "token": old,
-        "token_type_hint": "access_token",
-        "client_id": "factorial-connect-sandbox",
-        "client_secret": "sandbox-client-secret",
-    }
-    requests.post(f"{sandbox.url}/oauth/revoke", data=revoke, timeout=5).raise_for_status()
-    sandbox.reset_counts()
-    response = client.get(via_connection(user_connection, CREDENTIALS), headers=bearer(conn_secret))
-    assert (response.status_code, refresh_requests(sandbox)) == (200, 1)
-    assert access_token(app, user_connection) != old
-
-
-def test_a_401_after_the_retry_is_a_502(
-    client: FlaskClient, sandbox: SandboxServer, user_connection: int, conn_secret: str
-) -> None:
-    path = f"/api/{CREDENTIALS}"
-    sandbox.fault(path, status=401, count=2, body={"error": "invalid_token"})
-    response = client.get(via_connection(user_connection, CREDENTIALS), headers=bearer(conn_secret))
-    assert (response.status_code, response.get_json()["error"]) == (502, "upstream_unauthorized")
 
 
 def test_factorial_429_is_answered_with_its_retry_after(

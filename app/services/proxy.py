@@ -4,7 +4,9 @@ The caller's credentials, cookies and hop-by-hop headers never travel on, either
 pass a client-side limiter keyed per credential (wait briefly or refuse with Retry-After) so
 Factorial never has to say 429; when it does anyway, its Retry-After (capped) is passed back.
 A limiter that cannot decide refuses with 503 and Retry-After, sending nothing.
-A 401 for a connection's token triggers one forced single-flight refresh and one retry.
+A 401 is Factorial's answer to that call and passes back as it came, unless checking the
+credential (`rejections`, at most once a minute) shows it dead (409) or a newer token is stored
+(one retry with it). No caller can make a shared token rotate at will.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from app.factorial import FactorialClient, ProviderUnavailable, RateLimited
 from app.factorial.errors import parse_retry_after
 from app.factorial.ratelimit import LimitUndecided, PostLimiter
 from app.models import ApiKey, Connection
-from app.services import DbSession, vend
+from app.services import DbSession, rejections, vend
+from app.services.api_keys import REJECTED_MESSAGE
 from app.services.audit import Actor
 
 HOP_BY_HOP = frozenset(
@@ -136,10 +139,6 @@ def _answer(response: requests.Response) -> ProxyResponse:
             429, "upstream_rate_limited", "Factorial's rate limit was reached; retry later.",
             retry_after=max(1, math.ceil(DEFAULT_RETRY_AFTER if wait is None else wait)),
         )  # fmt: skip
-    if response.status_code == 401:
-        raise ProxyRefused(
-            502, "upstream_unauthorized", "Factorial rejected the stored credential (HTTP 401)."
-        )
     headers = clean_headers(response.headers.items(), _RESPONSE_DROP)
     return ProxyResponse(response.status_code, headers, response.content)
 
@@ -162,34 +161,43 @@ def via_connection(
     *,
     actor: Actor,
 ) -> ProxyResponse:
-    """Forward with the connection's bearer token; on 401 refresh once (forced) and retry once."""
+    """Forward with the connection's bearer token; after a 401, retry once only with a newer
+    stored token (`rejections.after_401` decides whether the 401 leads to a check or refresh)."""
     try:
         token = vend.vend_token(session, connection, tokens_ctx, actor=actor).access_token
+        key = f"connection:{connection.id}"
+        with _client(tokens_ctx.clients, connection.environment) as client:
+            response = _send(client, request, {"access_token": token}, ctx, key)
+            if response.status_code == 401:
+                retry = rejections.after_401(session, connection.id, token, tokens_ctx, actor=actor)
+                if retry is not None:
+                    credential = {"access_token": retry.access_token}
+                    response = _send(client, request, credential, ctx, key)
+            return _answer(response)
     except vend.Unavailable as exc:
         raise ProxyRefused(409, exc.reason, exc.message) from None
-    key = f"connection:{connection.id}"
-    with _client(tokens_ctx.clients, connection.environment) as client:
-        response = _send(client, request, {"access_token": token}, ctx, key)
-        if response.status_code == 401:
-            try:
-                token = vend.after_rejection(
-                    session, connection.id, token, tokens_ctx, actor=actor
-                ).access_token
-            except vend.Unavailable as exc:
-                raise ProxyRefused(409, exc.reason, exc.message) from None
-            response = _send(client, request, {"access_token": token}, ctx, key)
-        return _answer(response)
 
 
 def via_api_key(
+    session: DbSession,
     key: ApiKey,
     request: ProxyRequest,
-    clients: Callable[[str], FactorialClient],
+    tokens_ctx: vend.TokenContext,
     ctx: ProxyContext,
+    *,
+    actor: Actor,
 ) -> ProxyResponse:
-    """Forward with the API key in `x-api-key` (never Bearer)."""
+    """Forward with the API key in `x-api-key` (never Bearer). A key Factorial rejected is
+    refused (409) until it verifies again; a 401 starts that verification (once a minute)."""
     if not key.key.readable:
         raise ProxyRefused(409, "undecryptable", "The stored key cannot be decrypted.")
-    with _client(clients, key.environment) as client:
+    if key.rejected_since is not None:
+        raise ProxyRefused(409, "rejected", REJECTED_MESSAGE)
+    with _client(tokens_ctx.clients, key.environment) as client:
         response = _send(client, request, {"api_key": key.key.reveal()}, ctx, f"api_key:{key.id}")
-        return _answer(response)
+    rejected = response.status_code == 401 and (
+        rejections.after_key_401(session, key.id, tokens_ctx, actor=actor) == "rejected"
+    )
+    if rejected:
+        raise ProxyRefused(409, "rejected", REJECTED_MESSAGE)
+    return _answer(response)

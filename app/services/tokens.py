@@ -59,6 +59,9 @@ class RefreshPolicy:
     base_backoff: timedelta = timedelta(seconds=30)
     max_backoff: timedelta = timedelta(hours=1)
     retry_after_cap: timedelta = timedelta(minutes=5)
+    # After a 401 at use: how long a new token or a check stays beyond question, and so how
+    # often each connection may be checked or force-refreshed (`rejections`).
+    rejection_gap: timedelta = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,43 @@ def refresh_connection(
     leased = _lease(session, connection_id, now, policy, notifier, force)
     if isinstance(leased, RefreshOutcome):
         return leased
+    return _spend(
+        session, clients, connection_id, leased, now,
+        clock=clock, policy=policy, notifier=notifier, actor=actor,
+    )  # fmt: skip
+
+
+def refresh_leased(
+    session: DbSession,
+    clients: ClientFactory,
+    connection: Connection,
+    *,
+    clock: Clock,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    actor: Actor = SYSTEM,
+) -> RefreshOutcome:
+    """Refresh now a refreshable connection whose lease the caller holds and has decided to
+    spend (steps 2-5 of the protocol); the lease is given back with the outcome."""
+    return _spend(
+        session, clients, connection.id, connection, clock(),
+        clock=clock, policy=policy, notifier=notifier, actor=actor,
+    )  # fmt: skip
+
+
+def _spend(
+    session: DbSession,
+    clients: ClientFactory,
+    connection_id: int,
+    leased: Row[Any] | Connection,
+    now: datetime,
+    *,
+    clock: Clock,
+    policy: RefreshPolicy,
+    notifier: notify.Notifier,
+    actor: Actor,
+) -> RefreshOutcome:
+    """Record the attempt and commit, then call Factorial once and settle."""
     attempt = _Attempt(
         connection_id=connection_id,
         environment=leased.environment,

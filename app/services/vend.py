@@ -23,7 +23,6 @@ from app.read_cache import MISS, ReadCache
 from app.reads import PreparedRead
 from app.services import DbSession, audit, connections, notify, service_clients, tokens
 from app.services.audit import Actor
-from app.services.lifecycle import reload
 from app.services.service_clients import Caller
 
 log = logging.getLogger(__name__)
@@ -189,47 +188,6 @@ def vend_token(
     if fresh is None or not tokens.usable(fresh, now):
         raise unavailable(current, now, ctx.policy.margin)
     return _vended(fresh)
-
-
-def after_rejection(
-    session: DbSession, connection_id: int, rejected: str, ctx: TokenContext, *, actor: Actor
-) -> Vended:
-    """Factorial answered 401 to `rejected`: a new token, refreshed once across all callers.
-    Whoever finds the stored token already changed uses it; one caller forces the refresh."""
-    deadline = time.monotonic() + ctx.wait
-    while True:
-        row = reload(session, connection_id)
-        now = ctx.clock()
-        if row is None:
-            session.rollback()
-            raise Unavailable("revoked", "The connection no longer exists.")
-        token = row.access_token
-        changed = token is not None and token.readable and token.reveal() != rejected
-        leased = row.lease_expires_at is not None and row.lease_expires_at > now
-        session.commit()
-        if changed and tokens.usable(row, now):
-            return _vended(row)
-        if not leased and not changed:
-            outcome = tokens.refresh_connection(
-                session, ctx.clients, connection_id, clock=ctx.clock, policy=ctx.policy,
-                notifier=ctx.notifier, actor=actor, force=True,
-            )  # fmt: skip
-            if outcome.result != "busy":
-                return _usable_or_raise(session, connection_id, ctx)
-        if time.monotonic() > deadline or (changed and not leased):
-            return _usable_or_raise(session, connection_id, ctx)
-        time.sleep(0.05)
-
-
-def _usable_or_raise(session: DbSession, connection_id: int, ctx: TokenContext) -> Vended:
-    row = reload(session, connection_id)
-    session.commit()
-    now = ctx.clock()
-    if row is None:
-        raise Unavailable("revoked", "The connection no longer exists.")
-    if not tokens.usable(row, now):
-        raise unavailable(row, now, ctx.policy.margin)
-    return _vended(row)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from app import metrics
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
 from app.models import ApiKey, Connection, utcnow
-from app.services import proxy, service_clients, vend
+from app.services import proxy, rejections, service_clients, vend
 from app.throttle import SharedWindow
 from app.web.numbers import MAX_ID
 from app.web.providers import client_for, notifier, policy, read_cache, read_engine
@@ -36,6 +36,7 @@ OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
 # A token must not be kept by any cache on its way (HTTP/1.0 ones read Pragma).
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+REPORTED_TOKEN_LIMIT = 8192
 _runtime_lock = threading.Lock()
 
 
@@ -323,9 +324,56 @@ def proxy_connection(connection_id: int, path: str) -> Response:
 def proxy_api_key(key_id: int, path: str) -> Response:
     client = _require("proxy")
     key = cast(ApiKey, _granted("api_key", key_id))
+    actor = service_clients.actor_for(client)
     try:
-        answer = proxy.via_api_key(key, _proxy_request(path), client_for, runtime().proxy)
+        answer = proxy.via_api_key(
+            db.session, key, _proxy_request(path), _token_context(), runtime().proxy, actor=actor
+        )
     except proxy.ProxyRefused as exc:
         return _refusal(exc)
     due = runtime().usage.note(client, (ApiKey, key.id), "api_key.proxied", utcnow())
     return _with_usage(_proxied(answer), due)
+
+
+# What a consumer's report of a rejected token led to, when a token can still be handed out.
+_REPORTED = {
+    "replaced": (200, "A newer token is stored: fetch it from the token endpoint."),
+    "accepted": (200, "Factorial accepts this token: the 401 was about that call (its path or "
+                      "permissions), not the token."),
+    "too_soon": (429, "This connection was checked or refreshed within the last minute: if "
+                      "Factorial still rejects the token, report it again after Retry-After."),
+    "busy": (429, "A check or refresh of this connection is still running; report it again "
+                  "after Retry-After."),
+}  # fmt: skip
+_NOT_CHECKED = (502, "Factorial could not be asked about this token; report it again later.")
+
+
+@bp.post("/connections/<id:connection_id>/token/rejections")
+def report_rejection(connection_id: int) -> Response:
+    """A consumer saw Factorial answer 401 to a vended token: check it (`rejections`)."""
+    client = _require("token:read")
+    connection = cast(Connection, _granted("connection", connection_id))
+    rejected = _reported_token()
+    actor = service_clients.actor_for(client)
+    try:
+        verdict = rejections.report(
+            db.session, connection.id, rejected, _token_context(), actor=actor
+        )
+    except vend.Unavailable as exc:
+        extra = {"cause": exc.cause} if exc.cause else {}
+        return api_error(409, exc.reason, exc.message, extra=extra)
+    status, message = _REPORTED.get(verdict.result, _NOT_CHECKED)
+    if status == 200:
+        return jsonify(result=verdict.result, message=message)
+    if status == 429:
+        return api_error(429, "too_soon", message, {"Retry-After": str(verdict.retry_after or 1)})
+    return api_error(status, "upstream_unavailable", message)
+
+
+def _reported_token() -> str:
+    body = request.get_json(silent=True)
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not 0 < len(token) <= REPORTED_TOKEN_LIMIT:
+        message = 'Send JSON {"access_token": "<the token Factorial rejected>"}.'
+        raise Refusal(api_error(400, "invalid_request", message))
+    return token
