@@ -11,16 +11,26 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ServiceClient
-from tests.conftest import VIEWER_EMAIL, AuthActions
+from tests.conftest import VIEWER_EMAIL, AuthActions, csrf_from
 from tests.test_api_helpers import bearer, count_rows, make_client
 
 SECRET_RE = re.compile(r"fcs_\d+_[A-Za-z0-9_-]{40,}")
 
 
-def create_through_page(client: FlaskClient, auth: AuthActions, **fields: object) -> object:
-    data = {"csrf_token": auth.csrf("/services/new"), "name": "Payroll sync",
+FORM_ID_RE = re.compile(r'name="form_id"[^>]*value="([^"]+)"')
+
+
+def new_form(client: FlaskClient, **fields: object) -> dict[str, object]:
+    """A freshly loaded new-client form, filled in: its CSRF token and its own form id."""
+    page = client.get("/services/new").get_data(as_text=True)
+    form_id = FORM_ID_RE.search(page).group(1)  # type: ignore[union-attr]
+    return {"csrf_token": csrf_from(page), "form_id": form_id, "name": "Payroll sync",
             "scopes": ["token:read"], "reach": "all", **fields}  # fmt: skip
-    return client.post("/services/new", data=data)
+
+
+def create_through_page(client: FlaskClient, auth: AuthActions, **fields: object) -> object:
+    """Submit a new form and follow its redirect to the page showing the secret."""
+    return client.post("/services/new", data=new_form(client, **fields), follow_redirects=True)
 
 
 def test_creating_shows_the_secret_once_on_the_answer_page(

@@ -5,7 +5,12 @@ from app.models.api_key import VERIFY_RESULTS, ApiKey
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
 from app.models.ops import Lease, Notification
-from app.models.service_client import SCOPES, ServiceClient, ServiceClientGrant
+from app.models.service_client import (
+    SCOPES,
+    ServiceClient,
+    ServiceClientCreation,
+    ServiceClientGrant,
+)
 from app.models.types import UTCDateTime, utcnow
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "PendingAuthorization",
     "Role",
     "ServiceClient",
+    "ServiceClientCreation",
     "ServiceClientGrant",
     "SignInSession",
     "UTCDateTime",

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedText, Secret
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
@@ -74,3 +75,22 @@ class ServiceClientGrant(db.Model):  # type: ignore[name-defined]
         ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True, index=True
     )
     client: Mapped[ServiceClient] = relationship(back_populates="grants")
+
+
+class ServiceClientCreation(db.Model):  # type: ignore[name-defined]
+    """One new-client form that created a client, keyed by the sha256 of the form's random id:
+    the same form submitted again finds it and creates nothing. It holds the new secret,
+    encrypted, only until the page after the form has shown it once (or a few minutes pass)."""
+
+    __tablename__ = "service_client_creations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("service_clients.id", ondelete="CASCADE"), index=True
+    )
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    secret: Mapped[Secret | None] = mapped_column(EncryptedText(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    client: Mapped[ServiceClient] = relationship()

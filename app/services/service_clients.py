@@ -29,11 +29,13 @@ SECRET_LIMIT = 200
 
 
 class ServiceClientError(Exception):
-    """Creating a client stopped; `message` is safe to show."""
+    """Creating a client stopped; `message` is safe to show, `field` names what it is about
+    (name, scopes, reach, connections, api_keys)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str = "name") -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 def _digest(random_part: str) -> str:
@@ -103,9 +105,11 @@ def _clean_scopes(scopes: Iterable[str]) -> str:
     chosen = {s.strip() for s in scopes if s.strip()}
     unknown = chosen - set(SCOPES)
     if unknown:
-        raise ServiceClientError(f"Unknown scope {sorted(unknown)[0]!r}; use {', '.join(SCOPES)}.")
+        raise ServiceClientError(
+            f"Unknown scope {sorted(unknown)[0]!r}; use {', '.join(SCOPES)}.", "scopes"
+        )
     if not chosen:
-        raise ServiceClientError("Choose at least one scope.")
+        raise ServiceClientError("Choose at least one scope.", "scopes")
     return " ".join(s for s in SCOPES if s in chosen)
 
 
@@ -115,11 +119,11 @@ def _grants(
     grants = []
     for cid in sorted(set(connection_ids)):
         if session.get(Connection, cid) is None:
-            raise ServiceClientError(f"There is no connection {cid}.")
+            raise ServiceClientError(f"There is no connection {cid}.", "connections")
         grants.append(ServiceClientGrant(connection_id=cid))
     for kid in sorted(set(api_key_ids)):
         if session.get(ApiKey, kid) is None:
-            raise ServiceClientError(f"There is no API key {kid}.")
+            raise ServiceClientError(f"There is no API key {kid}.", "api_keys")
         grants.append(ServiceClientGrant(api_key_id=kid))
     return grants
 
@@ -137,13 +141,36 @@ def create(
 ) -> tuple[ServiceClient, str]:
     """Store a new client and return it with its secret; the secret exists nowhere else after
     this call. Granting nothing and not `all_credentials` is refused (it could do nothing)."""
+    client, secret = add(
+        session, name=name, scopes=scopes, connection_ids=connection_ids,
+        api_key_ids=api_key_ids, all_credentials=all_credentials, actor=actor, now=now,
+    )  # fmt: skip
+    session.commit()
+    return client, secret
+
+
+def add(
+    session: DbSession,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    connection_ids: Iterable[int] = (),
+    api_key_ids: Iterable[int] = (),
+    all_credentials: bool = False,
+    actor: Actor,
+    now: datetime,
+) -> tuple[ServiceClient, str]:
+    """`create`, flushed and audited but not committed: the caller commits it with whatever
+    must be stored in the same transaction."""
     clean_name = " ".join(name.split())[:NAME_LIMIT]
     if not clean_name:
         raise ServiceClientError("Give the service a name.")
     scope_text = _clean_scopes(scopes)
     grants = [] if all_credentials else _grants(session, connection_ids, api_key_ids)
     if not all_credentials and not grants:
-        raise ServiceClientError("Choose the connections or API keys it may use, or all of them.")
+        raise ServiceClientError(
+            "Choose the connections or API keys it may use, or all of them.", "reach"
+        )
     random_part = secrets.token_urlsafe(32)
     client = ServiceClient(
         name=clean_name,
@@ -162,7 +189,6 @@ def create(
                  "connections": sorted(g.connection_id for g in grants if g.connection_id),
                  "api_keys": sorted(g.api_key_id for g in grants if g.api_key_id)},
     )  # fmt: skip
-    session.commit()
     return client, f"{PREFIX}_{client.id}_{random_part}"
 
 

@@ -1,7 +1,8 @@
 """Service clients: the company's other systems that may ask this app for tokens.
 
-Admins create one (its secret is shown once, on the page answering the form, never in a URL,
-a flash message or a log), see when each was last used, and revoke them.
+Admins create one (one per submitted form; its secret is shown once, on the page the form
+redirects to, never in a URL, a cookie, a flash message or a log), see when each was last used,
+and revoke them.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import RadioField, SelectMultipleField, StringField, SubmitField, widgets
+from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import db
 from app.models import SCOPES, ServiceClient, utcnow
-from app.services import api_keys, connections, service_clients
+from app.services import api_keys, connections, service_client_creations, service_clients
 from app.services.audit import Actor
 from app.web.forms import ActionForm
 from app.web.security import admin_required
@@ -26,6 +27,9 @@ SCOPE_LABELS = {
     "token:read": "token:read — fetch access tokens",
     "proxy": "proxy — call Factorial through this app",
 }
+
+
+GONE = "A ticked %s no longer exists; tick again from the list as it is now."
 
 
 class CheckboxesField(SelectMultipleField):
@@ -41,8 +45,14 @@ class NewServiceClientForm(FlaskForm):
         choices=[("all", "All connections and API keys"), ("chosen", "Only the ones chosen below")],
         default="chosen",
     )
-    connections = CheckboxesField("Connections", coerce=int, choices=[])
-    api_keys = CheckboxesField("API keys", coerce=int, choices=[])
+    connections = CheckboxesField(
+        "Connections", coerce=int, choices=[], invalid_choice_message=GONE % "connection"
+    )
+    api_keys = CheckboxesField(
+        "API keys", coerce=int, choices=[], invalid_choice_message=GONE % "API key"
+    )
+    # Random per form: submitting the same form again finds the client it created.
+    form_id = HiddenField()
     submit = SubmitField("Create service client")
 
 
@@ -80,20 +90,24 @@ def index() -> str:
 @bp.get("/new")
 @admin_required
 def new() -> str:
-    return render_template("service_clients/new.html", form=_form())
+    form = _form()
+    form.form_id.data = service_client_creations.new_form_id()
+    return render_template("service_clients/new.html", form=form)
 
 
 @bp.post("/new")
 @admin_required
-def create() -> tuple[str, int]:
-    """Answers with the secret itself (200, no-store), not a redirect: it must never be put in
-    a URL, the session cookie or a flash message, and this is the only time it exists."""
+def create() -> Response | tuple[str, int]:
+    """Creates at most one client per form, then 303 to the page that shows its secret once: a
+    reload there, or this form sent again, creates nothing."""
     form = _form()
     if not form.validate_on_submit():
         return render_template("service_clients/new.html", form=form), 400
+    form_id = form.form_id.data or ""
     try:
-        client, secret = service_clients.create(
+        service_client_creations.create_once(
             db.session,
+            form_id,
             name=form.name.data or "",
             scopes=form.scopes.data or [],
             connection_ids=form.connections.data or [],
@@ -103,9 +117,24 @@ def create() -> tuple[str, int]:
             now=utcnow(),
         )
     except service_clients.ServiceClientError as exc:
-        form.name.errors = [*form.name.errors, exc.message]
+        if exc.field == "form":
+            abort(400, exc.message)
+        field = getattr(form, exc.field)
+        field.errors = [*field.errors, exc.message]
         return render_template("service_clients/new.html", form=form), 400
-    return render_template("service_clients/created.html", client=client, secret=secret), 200
+    return redirect(url_for("service_clients.created", form_id=form_id), code=303)
+
+
+@bp.get("/created/<form_id>")
+@admin_required
+def created(form_id: str) -> str:
+    """The new client's secret, the first time only; afterwards, that it was already created."""
+    shown = service_client_creations.reveal(
+        db.session, form_id, admin_id=current_user.id, now=utcnow()
+    )
+    if shown is None:
+        abort(404, "No service client was created from this form.")
+    return render_template("service_clients/created.html", client=shown.client, secret=shown.secret)
 
 
 @bp.post("/<id:client_id>/revoke")
