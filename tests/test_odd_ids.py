@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.routing import Rule
+from werkzeug.routing.converters import NumberConverter
 
 from app.models import SCOPES
 from app.web.numbers import MAX_ID, IdConverter, up_to
@@ -49,11 +50,15 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 SAMPLE_PATH = "2026-10-01/resources/employees/employees"
 
 
+def ids_of(rule: Rule) -> set[str]:
+    """The rule's arguments that are numbers: `<id:…>`, or werkzeug's `<int:…>`/`<float:…>`."""
+    numeric = (IdConverter, NumberConverter)
+    return {name for name, c in rule._converters.items() if isinstance(c, numeric)}
+
+
 def id_rules(app: Flask) -> list[Rule]:
-    """Every route with a record id in its path, whatever converter it declares."""
-    return [
-        rule for rule in app.url_map.iter_rules() if any(a.endswith("_id") for a in rule.arguments)
-    ]
+    """Every route with a record id in its path, whatever number converter it declares."""
+    return [rule for rule in app.url_map.iter_rules() if ids_of(rule)]
 
 
 def path_with(rule: Rule, odd: str) -> str:
@@ -62,7 +67,7 @@ def path_with(rule: Rule, odd: str) -> str:
 
     def fill(match: re.Match[str]) -> str:
         name, converter = match["name"], match["converter"] or ""
-        if name.endswith("_id"):
+        if name in ids_of(rule):
             return quote(odd, safe="")
         if converter.startswith("any("):
             return converter.removeprefix("any(").split(",")[0].strip(" )")
@@ -85,12 +90,12 @@ def test_the_walk_finds_the_id_routes(app: Flask) -> None:
     assert len(id_rules(app)) >= 20
 
 
-def test_every_id_in_a_route_uses_the_id_converter(app: Flask) -> None:
+def test_every_number_in_a_route_uses_the_id_converter(app: Flask) -> None:
     lenient = [
         (rule.rule, name)
-        for rule in id_rules(app)
+        for rule in app.url_map.iter_rules()
         for name, converter in rule._converters.items()
-        if name.endswith("_id") and not isinstance(converter, IdConverter)
+        if isinstance(converter, NumberConverter)
     ]
     assert lenient == []
 
