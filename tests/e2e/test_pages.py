@@ -72,6 +72,8 @@ PAGES = [
     "/audit/",
     "/admins/",
     "/services/",
+    "/services/new",
+    "/account/",
 ]
 
 
