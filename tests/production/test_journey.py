@@ -71,7 +71,7 @@ def test_an_admin_completes_the_journey_over_https_behind_nginx(
             page.get_by_label("Name").fill("Payroll sync")
             page.get_by_label("token:read — fetch access tokens").check()
             connections = page.get_by_role("group", name="Connections")
-            connections.get_by_label(re.compile(rf"^#{company} ")).check()
+            connections.get_by_role("checkbox", name=re.compile(rf"^#{company} ")).check()
             page.get_by_role("button", name="Create service client").click()
             expect(page.get_by_role("heading", name="Payroll sync is ready")).to_be_visible()
             secret = page.locator("#service-secret").input_value()
