@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Dialect, Engine, Select, create_engine
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 READERS = 4  # pooled connections per process (and as many more at peaks): gunicorn's threads
@@ -111,7 +112,10 @@ class PreparedRead:
         )
 
     def _fetch(self, engine: Engine, sql: str, args: Any, *, retry: bool) -> Any:
-        connection = engine.raw_connection()
+        try:
+            connection = engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error as exc:  # the server is away
+            raise _as_sqlalchemy_error(engine, sql, args, exc) from exc
         try:
             cursor = connection.cursor()
             try:
@@ -123,8 +127,17 @@ class PreparedRead:
             # A pooled connection the server dropped (restart, idle timeout): replace it once.
             dbapi_connection = connection.dbapi_connection
             if not retry or not engine.dialect.is_disconnect(exc, dbapi_connection, None):
-                raise
+                raise _as_sqlalchemy_error(engine, sql, args, exc) from exc
             connection.invalidate(exc)
         finally:
             connection.close()
         return self._fetch(engine, sql, args, retry=False)
+
+
+def _as_sqlalchemy_error(engine: Engine, sql: str, args: Any, exc: Exception) -> StatementError:
+    """The driver's error as SQLAlchemy raises it elsewhere (OperationalError when the server
+    is away), so callers and error pages see one kind whichever path read; never the values."""
+    return DBAPIError.instance(
+        sql, args, exc, engine.dialect.loaded_dbapi.Error, hide_parameters=True,
+        dialect=engine.dialect,
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, or_, update
+from sqlalchemy.exc import OperationalError
 
 from app.factorial import (
     FactorialClient,
@@ -325,14 +326,47 @@ def _call_and_settle(
         )
     except FactorialError as exc:
         return _transient(session, cid, attempt.id, clock(), policy, actor, exc)
-    return _store(session, attempt, token, clock(), actor)
+    return _store(session, attempt, token, clock(), actor, patience=policy.lease / 2)
 
 
 def _store(
-    session: DbSession, attempt: _Attempt, token: TokenResponse, now: datetime, actor: Actor
+    session: DbSession,
+    attempt: _Attempt,
+    token: TokenResponse,
+    now: datetime,
+    actor: Actor,
+    *,
+    patience: timedelta,
 ) -> RefreshOutcome:
-    """Commit the new pair at once, compare-and-set on our attempt id."""
+    """Commit the new pair at once, compare-and-set on our attempt id. Factorial has already
+    rotated: this pair exists nowhere else. While the database cannot be reached (a restart,
+    a failover) keep it and retry for up to `patience` — half the lease, the half a refresh
+    call may not use — so no other process takes the attempt for lost meanwhile."""
     values = token_values(token, now)
+    deadline, pause = time.monotonic() + patience.total_seconds(), 0.1
+    while True:
+        try:
+            return _write_pair(session, attempt, values, token.refresh_token, now, actor)
+        except OperationalError:
+            session.rollback()
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning(
+                "connection %s: the database is unreachable; keeping the new tokens and "
+                "retrying in %.1f s", attempt.connection_id, pause,
+            )  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _write_pair(
+    session: DbSession,
+    attempt: _Attempt,
+    values: dict[str, Any],
+    refresh_token: str | None,
+    now: datetime,
+    actor: Actor,
+) -> RefreshOutcome:
     stored = session.connection().execute(
         _STORE,
         {
@@ -350,6 +384,8 @@ def _store(
             "b_attempt": attempt.id,
         },
     )
+    if stored.rowcount != 1 and _already_stored(session, attempt.connection_id, refresh_token):
+        return RefreshOutcome("refreshed", attempt.connection_id)  # a commit whose ack was lost
     if stored.rowcount != 1:
         session.rollback()
         log.error(
@@ -368,6 +404,16 @@ def _store(
     )
     session.commit()
     return RefreshOutcome("refreshed", attempt.connection_id)
+
+
+def _already_stored(session: DbSession, connection_id: int, refresh_token: str | None) -> bool:
+    """Whether the row already holds this refresh token: an earlier try's commit went
+    through, but the connection broke before its answer came back."""
+    connection = reload(session, connection_id)
+    current = None if connection is None else connection.refresh_token
+    held = current.reveal() if current is not None and current.readable else None
+    session.rollback()
+    return None not in (held, refresh_token) and digest(held or "") == digest(refresh_token or "")
 
 
 def _invalid_grant(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as ResponseBase
 
@@ -25,6 +27,7 @@ TITLES = {
     500: "Something went wrong",
     503: "Service unavailable",
 }
+DATABASE_DOWN = "The database cannot be reached just now; retry in a few seconds."
 PASSED_HEADERS = frozenset({"Retry-After", "WWW-Authenticate", "Allow"})
 CODES = {
     400: "bad_request",
@@ -76,6 +79,23 @@ def install_error_handlers(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name in PASSED_HEADERS:
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unreachable(exc: OperationalError) -> ResponseBase:
+        """A restart or failover of the database: 503 with Retry-After, not a 500."""
+        log.warning("database unreachable on %s %s (%s)", request.method, request.path,
+                    type(exc.orig).__name__)  # fmt: skip
+        with suppress(OperationalError):  # the connection is already gone; the pool replaces it
+            db.session.rollback()
+        if wants_json():
+            response = jsonify(error="database_unavailable", message=DATABASE_DOWN)
+        else:
+            # Rendered without the context processors: the sign-in one asks the database.
+            page = app.jinja_env.get_template("errors/unavailable.html")
+            response = make_response(page.render(message=DATABASE_DOWN, url_for=url_for))
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)
