@@ -19,6 +19,8 @@ from app.services import DbSession, audit
 from app.services.audit import Actor
 from app.services.service_clients import ServiceClientError
 
+ID_LIMIT = 2**31 - 1  # ids are PostgreSQL integers
+
 
 @dataclass(frozen=True)
 class Grants:
@@ -183,15 +185,23 @@ def _change(
 def _require_existing(session: DbSession, grants: Grants) -> None:
     """ServiceClientError naming every connection and API key id that does not exist."""
     found_connections = session.scalars(
-        select(Connection.id).where(Connection.id.in_(grants.connection_ids))
+        select(Connection.id).where(Connection.id.in_(_storable(grants.connection_ids)))
     )
-    found_keys = session.scalars(select(ApiKey.id).where(ApiKey.id.in_(grants.api_key_ids)))
+    found_keys = session.scalars(
+        select(ApiKey.id).where(ApiKey.id.in_(_storable(grants.api_key_ids)))
+    )
     unknown = Grants.of(
         connections=grants.connection_ids - set(found_connections),
         keys=grants.api_key_ids - set(found_keys),
     )
     if not unknown.empty:
         raise ServiceClientError(f"There is no {unknown.describe()}; nothing was changed.")
+
+
+def _storable(ids: Iterable[int]) -> list[int]:
+    """The ids a row can have; others (0, negative, past the database's integer) are unknown
+    without asking, since PostgreSQL refuses to compare an integer column with them."""
+    return [i for i in ids if 1 <= i <= ID_LIMIT]
 
 
 def _store(

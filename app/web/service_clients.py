@@ -7,6 +7,8 @@ and revoke them.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -16,8 +18,15 @@ from wtforms.validators import DataRequired, Length
 
 from app.extensions import db
 from app.models import SCOPES, ServiceClient, utcnow
-from app.services import api_keys, connections, service_client_creations, service_clients
+from app.services import (
+    api_keys,
+    connections,
+    service_client_creations,
+    service_client_grants,
+    service_clients,
+)
 from app.services.audit import Actor
+from app.services.service_client_grants import GrantChange, Grants
 from app.web.forms import ActionForm
 from app.web.security import admin_required
 
@@ -149,3 +158,101 @@ def revoke(client_id: int) -> Response:
     else:
         flash(f"{client.name} was already revoked.", "info")
     return redirect(url_for("service_clients.index"), code=303)
+
+
+_ID = re.compile(r"[1-9][0-9]{0,9}")
+_NOT_AN_ID = "Tick connections and API keys from the list; that was not one of their ids."
+
+
+def _ticked_id(value: object) -> int:
+    """A ticked credential's id: ASCII digits only (int() would also read "٣" as 3)."""
+    text = str(value)
+    if not _ID.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
+class GrantsForm(FlaskForm):
+    """What an existing client may use; the same choices as creation, ticked as they stand."""
+
+    reach = RadioField(
+        "May use",
+        choices=[("all", "All connections and API keys"), ("chosen", "Only the ones ticked below")],
+    )
+    connections = CheckboxesField(
+        "Connections", coerce=_ticked_id, validate_choice=False, invalid_value_message=_NOT_AN_ID
+    )
+    api_keys = CheckboxesField(
+        "API keys", coerce=_ticked_id, validate_choice=False, invalid_value_message=_NOT_AN_ID
+    )
+    submit = SubmitField("Save access")
+
+
+def _grants_form(client: ServiceClient) -> GrantsForm:
+    """Ticked as the client's grants stand (a POST's own values win); unknown ids that a POST
+    names are left to the service, which names them in its refusal."""
+    current = service_client_grants.grants_of(db.session, client)
+    form = GrantsForm(
+        data={
+            "reach": "all" if current.all_credentials else "chosen",
+            "connections": sorted(current.connection_ids),
+            "api_keys": sorted(current.api_key_ids),
+        }
+    )
+    form.connections.choices = [
+        (c.id, f"#{c.id} {c.owner_label} ({c.kind}, {c.environment})")
+        for c in connections.list_connections(db.session)
+    ]
+    form.api_keys.choices = [
+        (k.id, f"#{k.id} {k.label} {k.fingerprint} ({k.environment})")
+        for k in api_keys.list_keys(db.session)
+    ]
+    return form
+
+
+def _render_grants(client: ServiceClient, form: GrantsForm, status: int = 200) -> tuple[str, int]:
+    return render_template("service_clients/grants.html", client=client, form=form), status
+
+
+@bp.get("/<id:client_id>/grants")
+@admin_required
+def grants(client_id: int) -> tuple[str, int]:
+    client = _client_or_404(client_id)
+    return _render_grants(client, _grants_form(client))
+
+
+@bp.post("/<id:client_id>/grants")
+@admin_required
+def change_grants(client_id: int) -> Response | tuple[str, int]:
+    client = _client_or_404(client_id)
+    form = _grants_form(client)
+    if not form.validate_on_submit():
+        return _render_grants(client, form, 400)
+    wanted = Grants.of(
+        everything=form.reach.data == "all",
+        connections=form.connections.data or [],
+        keys=form.api_keys.data or [],
+    )
+    try:
+        change = service_client_grants.set_grants(
+            db.session, client, wanted, actor=Actor.admin(current_user.id, current_user.email),
+            now=utcnow(),
+        )  # fmt: skip
+    except service_clients.ServiceClientError as exc:
+        form.reach.errors = [*form.reach.errors, exc.message]
+        return _render_grants(client, form, 400)
+    flash(*_saved(client, change))
+    return redirect(url_for("service_clients.index"), code=303)
+
+
+def _saved(client: ServiceClient, change: GrantChange) -> tuple[str, str]:
+    """The flash message (and its category) for a saved change."""
+    if change.nothing:
+        return f"Nothing changed: {client.name} may use {change.after.describe()}.", "info"
+    if change.after.empty:
+        return (
+            f"Saved: {client.name} may now use nothing; every call it makes for a credential "
+            "is refused until you grant something.",
+            "warning",
+        )
+    return f"Saved: {client.name} may now use {change.after.describe()}.", "success"
