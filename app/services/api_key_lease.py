@@ -69,6 +69,8 @@ def _what_became_of(session: DbSession, key_id: int) -> KeyChanged:
     ).first()
     successor = deleted.details.get("rotated_to") if deleted is not None else None
     if isinstance(successor, int) and session.get(ApiKey, successor) is not None:
-        message = f"This key was already rotated: key #{successor} replaces it. Nothing changed."
+        message = (
+            f"This key was already rotated: key #{successor} replaces it; nothing was changed."
+        )
         return KeyChanged("rotated", message, existing_id=successor)
     return KeyChanged("deleted", "This key was deleted meanwhile; nothing was changed.")

@@ -56,8 +56,8 @@ def rotate(
         if key.replaced_by_id is not None:
             raise KeyChanged(
                 "rotated",
-                f"This key was already rotated: key #{key.replaced_by_id} replaces it. Nothing "
-                "changed; delete this one once Factorial answers.",
+                f"This key was already rotated: key #{key.replaced_by_id} replaces it; nothing "
+                "was changed. Delete this one once Factorial answers.",
                 existing_id=key.replaced_by_id,
             )
         return _rotate(session, clients, notifier, key, actor=actor, now=now)
