@@ -9,6 +9,8 @@ import requests
 from tests.e2e.stack import ADMIN_EMAIL, PASSWORD, Stack
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+FORM_ID_RE = re.compile(r'name="form_id"[^>]*value="([^"]+)"')
+GRANTS_LINK_RE = re.compile(r'href="/services/(\d+)/grants"')
 
 
 class AdminSession:
@@ -46,3 +48,13 @@ class AdminSession:
         data = {"environment": "demo", "label": label, "key": token}
         response = self.post("/api-keys/new", data, "/api-keys/new")
         return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+    def create_service_client(self, name: str, key_id: int) -> int:
+        """A client granted one API key; its id (its secret is not needed here)."""
+        page = self.http.get(self.stack.url + "/services/new", timeout=10).text
+        form_id = FORM_ID_RE.search(page)
+        assert form_id, "no form_id on /services/new"
+        data = {"name": name, "scopes": "token:read", "reach": "chosen", "api_keys": str(key_id)}
+        self.post("/services/new", {**data, "form_id": form_id.group(1)}, "/services/new")
+        listed = self.http.get(self.stack.url + "/services/", timeout=10).text
+        return max(int(found) for found in GRANTS_LINK_RE.findall(listed))

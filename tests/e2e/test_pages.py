@@ -29,7 +29,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def ids(stack: Stack) -> dict[str, int]:
-    """Five connections (one needing a reconnect: its grant was revoked in Factorial) and a key."""
+    """Five connections (one needing a reconnect: its grant was revoked in Factorial), a key and
+    a service client granted it."""
     admin = AdminSession(stack)
     seeded = {
         "acme": admin.connect("company", ANA),
@@ -42,6 +43,7 @@ def ids(stack: Stack) -> dict[str, int]:
     admin.refresh(seeded["eva"])
     acme_key = stack.sandbox.seed()["api_keys"][0]["token"]
     seeded["key"] = admin.add_api_key(acme_key, "Payroll export")
+    seeded["service"] = admin.create_service_client("Payroll sync", seeded["key"])
     return seeded
 
 
@@ -73,6 +75,7 @@ PAGES = [
     "/admins/",
     "/services/",
     "/services/new",
+    "/services/{service}/grants",
     "/account/",
 ]
 
