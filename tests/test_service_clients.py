@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ServiceClient
+from app.services import service_clients
 from tests.conftest import VIEWER_EMAIL, AuthActions, csrf_from
 from tests.test_api_helpers import bearer, count_rows, make_client
 
@@ -134,3 +136,20 @@ def test_cli_list_never_prints_a_secret(app: Flask, runner: FlaskCliRunner) -> N
     secret = make_client(app, everything=True)
     output = runner.invoke(args=["service-clients", "list"]).output
     assert ("Payroll sync" in output, secret in output) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "fcs_²_abc",
+        "fcs_١_abc",
+        "fcs_01_abc",
+        "fcs_0_abc",
+        "fcs_2147483648_abc",
+        "fcs_1_",
+        "fcs_-1_a",
+    ],
+)
+def test_a_malformed_secret_names_no_client(secret: str) -> None:
+    """One rule wherever a secret is read: ASCII, a canonical id a database can hold."""
+    assert service_clients.parse_secret(secret) is None

@@ -11,10 +11,11 @@ from app.models.service_client import (
     ServiceClientCreation,
     ServiceClientGrant,
 )
-from app.models.types import UTCDateTime, utcnow
+from app.models.types import MAX_ID, UTCDateTime, utcnow
 
 __all__ = [
     "KINDS",
+    "MAX_ID",
     "ROLES",
     "SCOPES",
     "VERIFY_RESULTS",

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
+# Ids are 32-bit integers: larger ones cannot exist, nor be compared on PostgreSQL.
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC; a callable default, never evaluated at import."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Exists, bindparam, exists, select
 
-from app.models import SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
+from app.models import MAX_ID, SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.reads import PreparedRead
 from app.services import DbSession, api_keys, audit, connections
 from app.services.audit import Actor
@@ -42,16 +43,20 @@ def _digest(random_part: str) -> str:
     return hashlib.sha256(random_part.encode()).hexdigest()
 
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
 def parse_secret(raw: str) -> tuple[int, str] | None:
-    """(client id, random part) of a well-formed secret, else None."""
-    if not raw or len(raw) > SECRET_LIMIT:
+    """(client id, random part) of a well-formed secret, else None: ASCII throughout (only
+    then are its digits ASCII: `str.isdigit` accepts "²", which int() refuses), and an id
+    written canonically that a database can hold."""
+    if not raw or len(raw) > SECRET_LIMIT or not raw.isascii():
         return None
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() or not parts[2]:
+    if len(parts) != 3 or parts[0] != PREFIX or not _CANONICAL_ID.fullmatch(parts[1]):
         return None
-    if len(parts[1]) > 12:
-        return None
-    return int(parts[1]), parts[2]
+    client_id = int(parts[1])
+    return (client_id, parts[2]) if parts[2] and client_id <= MAX_ID else None
 
 
 @dataclass(frozen=True)

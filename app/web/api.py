@@ -21,10 +21,9 @@ from limits import parse as parse_limit
 from app import metrics
 from app.extensions import csrf, db
 from app.factorial.ratelimit import V1_POSTS, Classifier, PostLimiter, limit_for
-from app.models import ApiKey, Connection, utcnow
+from app.models import MAX_ID, ApiKey, Connection, utcnow
 from app.services import proxy, rejections, service_clients, vend
 from app.throttle import SharedWindow
-from app.web.numbers import MAX_ID
 from app.web.providers import client_for, notifier, policy, read_cache, read_engine
 from app.web.security import settings
 
@@ -119,15 +118,13 @@ def _authenticate() -> Response | None:
 
 
 def bearer_secret(header: str) -> str | None:
-    """The secret of `Authorization: Bearer <secret>` if it can be one of ours: ASCII (only
-    then are the digits of its id ASCII: `str.isdigit` accepts "²", which int() refuses) and
-    naming an id a database can hold. None otherwise, before any query."""
+    """The secret of `Authorization: Bearer <secret>` if it can be one of ours
+    (`service_clients.parse_secret`); None otherwise, before any query."""
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret.isascii():
+    if scheme.lower() != "bearer" or service_clients.parse_secret(secret) is None:
         return None
-    parsed = service_clients.parse_secret(secret)
-    return secret if parsed is not None and parsed[0] <= MAX_ID else None
+    return secret
 
 
 def _identify(secret: str) -> service_clients.Caller | None:

@@ -11,7 +11,8 @@ import re
 from flask import abort
 from werkzeug.routing import BaseConverter, ValidationError
 
-MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL would refuse to compare them)
+from app.models import MAX_ID
+
 MAX_PAGE = 10_000
 _CANONICAL = re.compile(r"[1-9][0-9]*")
 

@@ -25,11 +25,10 @@ from flask import Flask
 from werkzeug.wsgi import ClosingIterator
 
 from app import metrics
-from app.models import utcnow
+from app.models import MAX_ID, utcnow
 from app.read_cache import ReadCache
 from app.services import vend
 from app.web import api
-from app.web.numbers import MAX_ID
 from app.web.providers import policy
 
 if TYPE_CHECKING:
