@@ -141,8 +141,8 @@ def test_cli_list_never_prints_a_secret(app: Flask, runner: FlaskCliRunner) -> N
 @pytest.mark.parametrize(
     "secret",
     [
-        "fcs_²_abc",
-        "fcs_١_abc",
+        "fcs_\u00b2_abc",
+        "fcs_\u0661_abc",
         "fcs_01_abc",
         "fcs_0_abc",
         "fcs_2147483648_abc",
