@@ -14,12 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import ApiKey, Connection, ServiceClient, ServiceClientGrant
+from app.models import MAX_ID, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.services import DbSession, audit
 from app.services.audit import Actor
 from app.services.service_clients import ServiceClientError
-
-ID_LIMIT = 2**31 - 1  # ids are PostgreSQL integers
 
 
 @dataclass(frozen=True)
@@ -201,7 +199,7 @@ def _require_existing(session: DbSession, grants: Grants) -> None:
 def _storable(ids: Iterable[int]) -> list[int]:
     """The ids a row can have; others (0, negative, past the database's integer) are unknown
     without asking, since PostgreSQL refuses to compare an integer column with them."""
-    return [i for i in ids if 1 <= i <= ID_LIMIT]
+    return [i for i in ids if 1 <= i <= MAX_ID]
 
 
 def _store(
