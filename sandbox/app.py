@@ -13,7 +13,7 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import api, consent, control
+from sandbox import api, consent, control, idp
 from sandbox.config import SandboxConfig
 from sandbox.context import close_db, current, open_db
 from sandbox.faults import Fault
@@ -33,11 +33,14 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     sandbox = open_sandbox(config)
     sandbox.server = SandboxServer(sandbox)
     sandbox.protector = build_protector(sandbox)
+    sandbox.idp = idp.IdentityProvider()
     app.extensions["sandbox"] = sandbox
     app.register_blueprint(consent.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(idp.bp)
     if config.control_enabled:
         app.register_blueprint(control.bp)
+        app.register_blueprint(idp.control_bp)
     app.before_request(_before)
     app.after_request(_after)
     app.teardown_request(_teardown)

@@ -113,6 +113,7 @@ def reset() -> Response:
     sandbox.faults.clear()
     sandbox.counts.reset()
     sandbox.limiter.reset()
+    sandbox.idp.reset()
     return jsonify({"ok": True})
 
 

@@ -122,3 +122,12 @@ class SandboxState(Base):
     clock_offset: Mapped[float]
     seeded_keys: Mapped[str] = mapped_column(Text)
     seeded_at: Mapped[int]
+
+
+class IdpKey(Base):
+    """The identity provider's RSA signing key (PEM), kept so a restart on a file still
+    validates the ID tokens it signed before."""
+
+    __tablename__ = "idp_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pem: Mapped[str] = mapped_column(Text)

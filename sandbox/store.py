@@ -88,6 +88,8 @@ class Sandbox:
     #: authlib AuthorizationServer and ResourceProtector, attached by `create_app`
     server: Any = None
     protector: Any = None
+    #: the OpenID Connect identity provider's state (`sandbox.idp.IdentityProvider`)
+    idp: Any = None
     #: one line on how this process found its database: seeded fresh, or resumed and why
     origin: str = ""
 

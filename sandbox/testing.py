@@ -236,3 +236,11 @@ class SandboxServer:
     def mint_api_key(self, company_id: int, name: str = "Sandbox key") -> dict[str, Any]:
         """Returns `{"id", "name", "company_id", "token"}`."""
         return dict(self._call("POST", "api-keys", {"company_id": company_id, "name": name}))
+
+    def idp_tamper(self, next_answer: str) -> None:
+        """Arm a one-shot tamper of the identity provider's next answer (see `sandbox.idp`)."""
+        self._call("POST", "idp/tamper", {"next": next_answer})
+
+    def idp_person(self, sub: str, **changes: Any) -> dict[str, Any]:
+        """Change a person of the identity provider: groups, email_verified, email."""
+        return dict(self._call("POST", f"idp/people/{sub}", changes))
