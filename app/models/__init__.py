@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models; import them from here."""
 
-from app.models.admin import ROLES, Admin, Role, SignInSession
+from app.models.admin import ORIGINS, ROLES, Admin, PendingSignIn, Role, SignInSession
 from app.models.api_key import VERIFY_RESULTS, ApiKey
 from app.models.audit import AuditEvent
 from app.models.connection import KINDS, Connection, PendingAuthorization
@@ -16,6 +16,7 @@ from app.models.types import MAX_ID, UTCDateTime, utcnow
 __all__ = [
     "KINDS",
     "MAX_ID",
+    "ORIGINS",
     "ROLES",
     "SCOPES",
     "VERIFY_RESULTS",
@@ -26,6 +27,7 @@ __all__ = [
     "Lease",
     "Notification",
     "PendingAuthorization",
+    "PendingSignIn",
     "Role",
     "ServiceClient",
     "ServiceClientCreation",
