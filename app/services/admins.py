@@ -37,8 +37,11 @@ def create_admin(
     role: str = "admin",
     actor: Actor = SYSTEM,
     now: datetime | None = None,
+    *,
+    break_glass: bool = False,
 ) -> Admin:
-    """Create and commit an account; AdminError for a bad email, password, role or a duplicate."""
+    """Create and commit an account; AdminError for a bad email, password, role or a duplicate.
+    A `break_glass` account may sign in with its password even with PASSWORD_LOGIN=off."""
     address = normalise_email(email)
     if role not in ROLES:
         raise AdminError(f"Role must be one of: {', '.join(ROLES)}.", "role")
@@ -48,7 +51,12 @@ def create_admin(
         raise AdminError(str(exc), "password") from exc
     if session.scalar(select(Admin.id).where(Admin.email == address)) is not None:
         raise AdminError("An account with this email already exists.")
-    admin = Admin(email=address, password_hash=passwords.hash_password(password), role=role)
+    admin = Admin(
+        email=address,
+        password_hash=passwords.hash_password(password),
+        role=role,
+        break_glass=break_glass,
+    )
     session.add(admin)
     session.flush()
     audit.record(
@@ -57,7 +65,7 @@ def create_admin(
         now=now or utcnow(),
         actor=actor,
         target=admin,
-        details={"role": role},
+        details={"role": role, "break_glass": break_glass},
     )
     session.commit()
     return admin

@@ -80,6 +80,7 @@ def start(
         )
     )
     admin.last_login_at = now
+    admin.last_login_method = method
     session.commit()
     return token
 

@@ -11,12 +11,15 @@ default `memory://`, and per process while Redis cannot be reached (`app.throttl
 
 from __future__ import annotations
 
+import logging
 import math
+import secrets
 import time
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -31,14 +34,19 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.identity import IdentityClient, IdentityError
 from app.models import Admin, utcnow
-from app.services import admins, audit, sign_in_sessions
+from app.services import admins, audit, oidc_sign_in, sign_in_sessions
 from app.services.audit import Actor
 from app.throttle import SignInWindow
 from app.web import sessions
 from app.web.forms import ActionForm, LoginForm
+from app.web.security import settings
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+BROWSER_KEY = "oidc_browser"  # a random value binding a started IdP sign-in to this browser
+PASSWORDS_OFF = "Password sign-in is off; only break-glass accounts may use a password."
 
 BAD_CREDENTIALS = "Invalid email or password."
 THROTTLED = "Too many failed sign-in attempts. Wait a few minutes, then try again."
@@ -111,6 +119,20 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _login_page(form: LoginForm) -> str:
+    s = settings()
+    show_form = (
+        s.password_login or request.args.get("break_glass") == "1" or request.method == "POST"
+    )
+    return render_template(
+        "auth/login.html",
+        form=form,
+        oidc=s.oidc,
+        password_login=s.password_login,
+        show_password_form=show_form,
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:
@@ -127,10 +149,19 @@ def login() -> Response | str | tuple[str, int]:
             count_failure(email)
             _audit("auth.login_failed", _anonymous(email), "failed", "wrong email or password")
             flash(BAD_CREDENTIALS, "error")
-            return render_template("auth/login.html", form=form), 200
-        _audit("auth.login_succeeded", Actor.admin(admin.id, admin.email), "ok", "signed in")
+            return _login_page(form), 200
+        if not admin.break_glass and not settings().password_login:
+            count_failure(email)
+            _audit("auth.login_failed", _anonymous(email), "failed", "password sign-in is off")
+            flash(PASSWORDS_OFF, "error")
+            return _login_page(form), 200
+        if admin.break_glass:
+            message = "signed in with the password of a break-glass account"
+            _audit("auth.break_glass_login", Actor.admin(admin.id, admin.email), "ok", message)
+        else:
+            _audit("auth.login_succeeded", Actor.admin(admin.id, admin.email), "ok", "signed in")
         return _sign_in(admin, safe_next(form.next.data))
-    return render_template("auth/login.html", form=form)
+    return _login_page(form)
 
 
 def _sign_in(admin: Admin, destination: str) -> Response:
@@ -149,3 +180,67 @@ def logout() -> Response:
         session.clear()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _identity_client() -> IdentityClient:
+    s = settings()
+    if s.oidc is None:
+        abort(404, "Sign-in through an identity provider is not configured.")
+    return IdentityClient(s.oidc, (s.factorial_connect_timeout, s.factorial_read_timeout))
+
+
+def _callback_url() -> str:
+    return url_for("auth.oidc_callback", _external=True)
+
+
+@bp.get("/auth/oidc/start")
+def oidc_start() -> Response:
+    """Off to the identity provider; the answer must come back to this browser."""
+    client = _identity_client()
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    browser = session.get(BROWSER_KEY)
+    if not isinstance(browser, str) or len(browser) != 43:
+        browser = session[BROWSER_KEY] = secrets.token_urlsafe(32)
+    with client:
+        try:
+            url = oidc_sign_in.start(
+                db.session,
+                client,
+                redirect_uri=_callback_url(),
+                browser=browser,
+                next_path=safe_next(request.args.get("next")),
+                now=utcnow(),
+            )
+        except IdentityError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("auth.login"), code=303)
+    return redirect(url, code=303)
+
+
+@bp.get("/auth/oidc/callback")
+def oidc_callback() -> Response:
+    """The identity provider's answer; always leaves for a URL without `code` or `state`."""
+    client = _identity_client()
+    params = {
+        key: request.args.get(key, "") for key in ("state", "code", "error", "error_description")
+    }
+    if "iss" in request.args:  # present but empty is a wrong issuer, not an absent one
+        params["iss"] = request.args["iss"]
+    browser = session.get(BROWSER_KEY, "")  # kept until a sign-in succeeds (`begin` clears it)
+    with client:
+        try:
+            result = oidc_sign_in.complete(
+                db.session,
+                client,
+                params=params,
+                browser=browser if isinstance(browser, str) else "",
+                redirect_uri=_callback_url(),
+                now=utcnow(),
+                ip=request.remote_addr or "",
+            )
+        except oidc_sign_in.SignInRefused as exc:
+            flash(f"Not signed in: {exc.message}", "error")
+            return redirect(url_for("auth.login"), code=303)
+    sessions.begin(result.admin, "oidc")
+    return redirect(safe_next(result.next_path), code=303)

@@ -62,7 +62,7 @@ class ApiAwareSessionInterface(SecureCookieSessionInterface):
 # never be sent as a Referer, not even to our own static files. Everywhere else the browser
 # sends the same-origin Referer that Flask-WTF requires of every CSRF-protected POST over HTTPS,
 # and still nothing to another site.
-SECRET_URL_PATHS = frozenset({"/oauth/callback"})
+SECRET_URL_PATHS = frozenset({"/oauth/callback", "/auth/oidc/callback"})
 NO_REFERRER = ("Referrer-Policy", "no-referrer")
 SAME_ORIGIN = ("Referrer-Policy", "same-origin")
 
