@@ -286,8 +286,8 @@ def tamper() -> tuple[Response, int]:
 
 @control_bp.post("/people/<sub>")
 def change_person(sub: str) -> tuple[Response, int]:
-    """Change a person as the company's IT would: {"groups": [...], "email_verified": bool,
-    "email": str}."""
+    """Change a person as the company's IT would: {"groups": [...], "email_verified": bool or
+    null (claim left out), "email": str}."""
     person = provider().people.get(sub)
     if person is None:
         return jsonify({"error": "not_found", "error_description": "unknown sub"}), 404
@@ -297,7 +297,7 @@ def change_person(sub: str) -> tuple[Response, int]:
     email = body.get("email", person.email)
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         return jsonify({"error": "invalid_request", "error_description": "groups: strings"}), 400
-    if not isinstance(verified, bool) or not isinstance(email, str):
+    if not isinstance(verified, bool | None) or not isinstance(email, str):
         return jsonify({"error": "invalid_request", "error_description": "bad types"}), 400
     person.groups, person.email_verified, person.email = list(groups), verified, email
     return jsonify(person.claims()), 200

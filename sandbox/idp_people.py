@@ -24,16 +24,18 @@ class Person:
     name: str
     email: str
     groups: list[str] = field(default_factory=list)
-    email_verified: bool = True
+    email_verified: bool | None = True  # None: the claim is left out
 
     def claims(self) -> dict[str, object]:
-        return {
+        claims: dict[str, object] = {
             "sub": self.sub,
             "name": self.name,
             "email": self.email,
-            "email_verified": self.email_verified,
             "groups": list(self.groups),
         }
+        if self.email_verified is not None:
+            claims["email_verified"] = self.email_verified
+        return claims
 
 
 def directory() -> dict[str, Person]:
