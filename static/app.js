@@ -1,15 +1,18 @@
 // Live relative times: every <time data-countdown> re-renders each 15 s without a reload.
 (function () {
   "use strict";
+  // Mirrors humanize_delta in app/web/templating.py: each unit rounded to the nearest.
   function human(seconds) {
-    var s = Math.abs(Math.round(seconds));
+    var s = Math.round(Math.abs(seconds));
     if (s < 60) return s + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min";
-    if (s < 2 * 86400) {
-      return s < 10 * 3600 ? Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"
-                           : Math.floor(s / 3600) + " h";
+    var minutes = Math.round(s / 60);
+    if (minutes < 60) return minutes + " min";
+    if (minutes < 10 * 60) {
+      return Math.floor(minutes / 60) + " h" + (minutes % 60 ? " " + (minutes % 60) + " min" : "");
     }
-    return Math.floor(s / 86400) + " days";
+    var hours = Math.round(s / 3600);
+    if (hours < 48) return hours + " h";
+    return Math.round(s / 86400) + " days";
   }
   function tick() {
     var now = Date.now();

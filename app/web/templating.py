@@ -21,16 +21,53 @@ NAV = (
 )
 
 
+def _nearest(value: float) -> int:
+    """Half up, as the page's script rounds (Math.round), not to even."""
+    return int(value + 0.5)
+
+
 def humanize_delta(seconds: float) -> str:
-    """'42 min', '3 h', '2 days': coarse enough to read at a glance."""
-    s = abs(int(seconds))
+    """'42 min', '3 h', '2 days': coarse enough to read at a glance, each unit rounded to the
+    nearest (a 7-day token a few seconds old still reads '7 days'); static/app.js mirrors it."""
+    s = _nearest(abs(seconds))
     if s < 60:
         return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min" if s < 10 * 3600 else f"{s // 3600} h"
-    return f"{s // 86400} days"
+    minutes = _nearest(s / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 10 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    hours = _nearest(s / 3600)
+    if hours < 48:
+        return f"{hours} h"
+    return f"{_nearest(s / 86400)} days"
+
+
+# Statuses whose token cannot be used: their expiry says so rather than counting down.
+UNUSABLE = {
+    "revoked": "revoked",
+    "revoke_pending": "being revoked",
+    "needs_reconnect": "no usable token",
+}
+
+
+def usable(status: object) -> bool:
+    """Whether a connection in this status (connections.Status) holds a token we can vend."""
+    return getattr(status, "code", "") not in UNUSABLE
+
+
+def token_expiry(
+    expires_at: datetime | None, status: object, now: datetime, never: str = "never"
+) -> Markup:
+    """A connection's expiry: a live countdown, `never` for a token without expiry, or what
+    makes its token unusable (revoked, no usable token) instead of a time it will never see."""
+    code = getattr(status, "code", "")
+    if code in UNUSABLE:
+        return Markup('<span class="muted">{}</span>').format(UNUSABLE[code])
+    if expires_at is None:
+        return Markup("{}").format(never)
+    return reltime(expires_at, now, countdown=True)
 
 
 def reltime(when: datetime | None, now: datetime | None = None, countdown: bool = False) -> Markup:
@@ -51,7 +88,13 @@ def reltime(when: datetime | None, now: datetime | None = None, countdown: bool 
 def install_templating(app: Flask) -> None:
     @app.context_processor
     def _helpers() -> dict[str, object]:
-        return {"nav_items": nav_items, "app_banner": app_banner, "reltime": reltime}
+        return {
+            "nav_items": nav_items,
+            "app_banner": app_banner,
+            "reltime": reltime,
+            "token_expiry": token_expiry,
+            "usable": usable,
+        }
 
 
 def nav_items() -> tuple[tuple[str, str], ...]:
