@@ -274,11 +274,13 @@ OIDC_NAMES = (
 
 
 def _oidc_demo_defaults(env: dict[str, str]) -> None:
-    """APP_ENV=demo signs in through the sandbox's identity provider unless told otherwise."""
+    """APP_ENV=demo signs in through the sandbox's identity provider (wherever the demo's
+    sandbox runs) unless told otherwise."""
     if any(env.get(name, "").strip() for name in ("OIDC_ISSUER", *OIDC_NAMES)):
         return
+    sandbox = env.get("FACTORIAL_DEMO_BASE_URL", "").strip().rstrip("/") or SANDBOX_URL
     env.update(
-        OIDC_ISSUER=f"{SANDBOX_URL}/oidc",
+        OIDC_ISSUER=f"{sandbox}/oidc",
         OIDC_CLIENT_ID=SANDBOX_IDP_CLIENT_ID,
         OIDC_CLIENT_SECRET=SANDBOX_IDP_CLIENT_SECRET,
         OIDC_PROVIDER_NAME="the sandbox identity provider",

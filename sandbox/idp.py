@@ -19,7 +19,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oidc.core.grants.util import generate_id_token
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
@@ -122,11 +122,21 @@ def error_page(description: str, status: int = 400) -> tuple[str, int]:
     return render_template("error.html", error="invalid_request", description=description), status
 
 
+def redirect_uris() -> set[str]:
+    """The defaults, and `/auth/oidc/callback` at each origin the Factorial client's redirect
+    URIs name (so `make run` on other ports works)."""
+    origins = {
+        urlsplit(uri)._replace(path="", query="", fragment="").geturl()
+        for uri in current().config.redirect_uris
+    }
+    return {*IDP_REDIRECT_URIS, *(f"{origin}/auth/oidc/callback" for origin in origins)}
+
+
 def _checked(params: dict[str, str]) -> str | None:
     """Why these authorize parameters cannot be answered by a redirect, or None."""
     if params.get("client_id") != IDP_CLIENT_ID:
         return "Unknown client_id."
-    if params.get("redirect_uri") not in IDP_REDIRECT_URIS:
+    if params.get("redirect_uri") not in redirect_uris():
         return "This redirect_uri is not registered for the client."
     return None
 

@@ -96,3 +96,10 @@ def test_demo_keeps_an_identity_provider_it_is_given(tmp_path: object) -> None:
 def test_the_secret_is_not_in_the_settings_repr(tmp_path: object) -> None:
     settings = load_settings(BASE, instance_path=str(tmp_path))
     assert "idp-secret-value-never-shown" not in repr(settings)
+
+
+def test_demo_finds_the_identity_provider_beside_its_sandbox(tmp_path: object) -> None:
+    env = {"APP_ENV": "demo", "FACTORIAL_DEMO_BASE_URL": "http://127.0.0.1:5101"}
+    settings = load_settings(env, instance_path=str(tmp_path))
+    assert settings.oidc is not None
+    assert settings.oidc.issuer == "http://127.0.0.1:5101/oidc"
