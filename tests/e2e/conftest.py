@@ -115,11 +115,11 @@ class Visitor:
         """The value of a fact (`<dt>name</dt><dd>…</dd>`) on a detail page."""
         return self.page.locator(f"dt:text-is('{name}') + dd").inner_text().strip()
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, full_page: bool = False) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         self.page.evaluate("document.activeElement && document.activeElement.blur()")
-        self.page.screenshot(path=path)
+        self.page.screenshot(path=path, full_page=full_page)
         return path
 
     def accessibility_problems(self) -> list[str]:
