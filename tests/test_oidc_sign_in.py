@@ -224,7 +224,7 @@ def test_an_answer_is_accepted_only_once(client: FlaskClient, sandbox: SandboxSe
     url = answer_url(client, "idp-ana")
     client.get(url)
     page = page_after(client, client.get(url))
-    assert "already used" in page
+    assert "This sign-in answer was already used" in page
 
 
 def test_an_answer_in_another_browser_is_refused(app: Flask, client: FlaskClient) -> None:
