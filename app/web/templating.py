@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app.models import utcnow
+from app.settings import SANDBOX_CLIENT_ID
 from app.web.security import settings
 
 NAV = (
@@ -94,6 +95,7 @@ def install_templating(app: Flask) -> None:
             "reltime": reltime,
             "token_expiry": token_expiry,
             "usable": usable,
+            "sandbox_seed_url": sandbox_seed_url,
         }
 
 
@@ -106,3 +108,12 @@ def app_banner() -> str:
     if s.app_env == "demo":
         return "Demo mode: local Factorial sandbox, generated secrets — not for real company data."
     return ""
+
+
+def sandbox_seed_url() -> str:
+    """In demo mode on the bundled sandbox, where it lists the API keys it seeded; else ''."""
+    s = settings()
+    demo = s.environments.get("demo")
+    if s.app_env != "demo" or demo is None or demo.client_id != SANDBOX_CLIENT_ID:
+        return ""
+    return demo.base_url.rstrip("/") + "/_sandbox/seed"

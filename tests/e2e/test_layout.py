@@ -226,3 +226,14 @@ def test_page_screenshot(
         v.go(path.format(**ids))
         v.screenshot(f"{name}-{viewport['width']}", full_page=True)
         assert (v.page.evaluate(OVERFLOW), v.errors) == (0, [])
+
+
+def test_the_demo_says_where_to_find_an_api_key(
+    browser: Browser, stack: Stack, admin: Path, test_name: str
+) -> None:
+    with visitor(browser, stack, test_name, admin) as v, v.step("Add an API key"):
+        v.go("/api-keys/new")
+        link = v.page.get_by_role("link", name="the sandbox's seed list")
+        seed_url = link.get_attribute("href")
+        seeded = v.page.request.get(str(seed_url)).json()["api_keys"]
+        assert (seed_url, len(seeded)) == (stack.sandbox.url + "/_sandbox/seed", 2)
