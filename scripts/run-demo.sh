@@ -46,6 +46,8 @@ fi
 echo
 echo "  Factorial Connect:  http://127.0.0.1:$APP_PORT   (sign in with the demo admin above)"
 echo "  Factorial sandbox:  $FACTORIAL_DEMO_BASE_URL   (state kept in instance/; delete instance/ to start over)"
+echo "  Single sign-on:     \"Sign in with the sandbox identity provider\", then pick a person"
+echo "                      (ana@acme.example: admin, bruno@acme.example: viewer; the others are refused)"
 if [ -n "$env_note" ]; then
   echo
   echo "$env_note" | sed 's/^/  /'
