@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Admin, AuditEvent, utcnow
+from app.services import admins
 from sandbox.testing import SandboxServer
 from tests.conftest import csrf_from
 from tests.oidc_flows import answer_url, oidc_settings, page_after, sign_in, without
@@ -273,3 +274,21 @@ def test_people_page_shows_origin_and_last_sign_in(client: FlaskClient) -> None:
     sign_in(client, "idp-ana")
     page = client.get("/admins/").get_data(as_text=True)
     assert ("Identity provider" in page, "(identity provider)" in page) == (True, True)
+
+
+def test_an_admin_decision_outlasts_an_earlier_refusal_by_the_provider(
+    app: Flask, client: FlaskClient, sandbox: SandboxServer, admin_id: int
+) -> None:
+    sign_in(client, "idp-ana")
+    sandbox.idp_person("idp-ana", groups=["staff"])
+    sign_in(app.test_client(), "idp-ana")
+    with app.app_context():
+        boss = db.session.get(Admin, admin_id)
+        ana = db.session.scalar(select(Admin).where(Admin.email == "ana@acme.example"))
+        assert boss is not None and ana is not None
+        admins.set_active(db.session, boss, ana, True)
+        admins.set_active(db.session, boss, ana, False)
+    sandbox.idp_person("idp-ana", groups=["connect-admins"])
+    other = app.test_client()
+    page = page_after(other, sign_in(other, "idp-ana"))
+    assert "deactivated by an administrator" in page

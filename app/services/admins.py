@@ -156,6 +156,7 @@ def set_active(session: DbSession, actor: Admin, admin: Admin, active: bool) -> 
     if admin.active != active:
         now = utcnow()
         admin.active = active
+        admin.idp_refused_at = None  # an admin's decision: the provider no longer overrides it
         details: dict[str, int] = {}
         if not active:
             ended = sign_in_sessions.end_all(session, admin.id, now=now, reason="deactivated")
