@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from dotenv import load_dotenv
+
+from app.identity.config import OidcSettings, oidc_demo_defaults, oidc_from_env, password_login
 
 AppEnv = Literal["production", "demo", "test"]
 APP_ENVS: tuple[AppEnv, ...] = ("production", "demo", "test")
@@ -25,9 +26,6 @@ SANDBOX_CLIENT_ID = "factorial-connect-sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the bundled sandbox's public demo secret
 DEMO_REDIRECT_URI = "http://127.0.0.1:5000/oauth/callback"
 DEFAULT_API_VERSION = "2026-10-01"
-SANDBOX_IDP_CLIENT_ID = "factorial-connect-sso"
-SANDBOX_IDP_CLIENT_SECRET = "sandbox-sso-secret"  # noqa: S105 - the sandbox IdP's public demo secret
-DEFAULT_OIDC_SCOPES = "openid email profile"
 
 
 class SettingsError(Exception):
@@ -51,29 +49,6 @@ class FactorialEnvironment:
     scopes: tuple[str, ...] = ()
     pkce: bool = False
     api_version: str = DEFAULT_API_VERSION
-
-
-@dataclass(frozen=True)
-class OidcSettings:
-    """Sign-in through the company's OpenID Connect identity provider, and who may enter.
-
-    With `groups_claim` set, the groups decide the role at every sign-in (admin before viewer)
-    and someone in neither list is refused; without it, `allowed_domains` alone admits people
-    and a new account starts as a viewer."""
-
-    issuer: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scopes: tuple[str, ...]
-    provider_name: str
-    allowed_domains: tuple[str, ...] = ()
-    groups_claim: str = ""
-    admin_groups: tuple[str, ...] = ()
-    viewer_groups: tuple[str, ...] = ()
-
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
 
 
 @dataclass(frozen=True)
@@ -254,101 +229,6 @@ def _check_environment(e: FactorialEnvironment, prefix: str, problems: list[str]
         problems.append(f"{prefix}REDIRECT_URI must be an https:// URL in production")
 
 
-def _words(value: str) -> tuple[str, ...]:
-    return tuple(part for part in value.replace(",", " ").split() if part)
-
-
-OIDC_RULES = (
-    "OIDC_ALLOWED_DOMAINS",
-    "OIDC_GROUPS_CLAIM",
-    "OIDC_ADMIN_GROUPS",
-    "OIDC_VIEWER_GROUPS",
-)
-OIDC_NAMES = (
-    "OIDC_CLIENT_ID",
-    "OIDC_CLIENT_SECRET",
-    "OIDC_SCOPES",
-    "OIDC_PROVIDER_NAME",
-    *OIDC_RULES,
-)
-
-
-def _oidc_demo_defaults(env: dict[str, str]) -> None:
-    """APP_ENV=demo signs in through the sandbox's identity provider (wherever the demo's
-    sandbox runs) unless told otherwise."""
-    if any(env.get(name, "").strip() for name in ("OIDC_ISSUER", *OIDC_NAMES)):
-        return
-    sandbox = env.get("FACTORIAL_DEMO_BASE_URL", "").strip().rstrip("/") or SANDBOX_URL
-    env.update(
-        OIDC_ISSUER=f"{sandbox}/oidc",
-        OIDC_CLIENT_ID=SANDBOX_IDP_CLIENT_ID,
-        OIDC_CLIENT_SECRET=SANDBOX_IDP_CLIENT_SECRET,
-        OIDC_PROVIDER_NAME="the sandbox identity provider",
-        OIDC_ALLOWED_DOMAINS="acme.example",
-        OIDC_GROUPS_CLAIM="groups",
-        OIDC_ADMIN_GROUPS="connect-admins",
-        OIDC_VIEWER_GROUPS="connect-viewers",
-    )
-
-
-def _oidc(env: Mapping[str, str], app_env: AppEnv, problems: list[str]) -> OidcSettings | None:
-    """The identity provider's settings, or None when OIDC_ISSUER is unset; one line per
-    problem (the client secret is never quoted)."""
-    issuer = env.get("OIDC_ISSUER", "").strip().rstrip("/")
-    if not issuer:
-        stray = [name for name in OIDC_NAMES if env.get(name, "").strip()]
-        if stray:
-            problems.append(f"{stray[0]} is set but OIDC_ISSUER is not; set both or neither")
-        return None
-    parts = urlsplit(issuer)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        problems.append("OIDC_ISSUER must be an https:// URL without query or fragment")
-    elif parts.scheme != "https" and app_env == "production":
-        problems.append("OIDC_ISSUER must be an https:// URL in production")
-    settings = OidcSettings(
-        issuer=issuer,
-        client_id=env.get("OIDC_CLIENT_ID", "").strip(),
-        client_secret=env.get("OIDC_CLIENT_SECRET", "").strip(),
-        scopes=_words(env.get("OIDC_SCOPES", "")) or _words(DEFAULT_OIDC_SCOPES),
-        provider_name=env.get("OIDC_PROVIDER_NAME", "").strip()[:60] or parts.netloc or "SSO",
-        allowed_domains=tuple(d.lower().lstrip("@") for d in _words(env.get(OIDC_RULES[0], ""))),
-        groups_claim=env.get("OIDC_GROUPS_CLAIM", "").strip(),
-        admin_groups=_words(env.get("OIDC_ADMIN_GROUPS", "")),
-        viewer_groups=_words(env.get("OIDC_VIEWER_GROUPS", "")),
-    )
-    problems.extend(_oidc_problems(settings))
-    return settings
-
-
-def _oidc_problems(o: OidcSettings) -> list[str]:
-    problems = []
-    if not o.client_id:
-        problems.append("OIDC_CLIENT_ID is required with OIDC_ISSUER")
-    if not o.client_secret:
-        problems.append("OIDC_CLIENT_SECRET is required with OIDC_ISSUER")
-    if "openid" not in o.scopes:
-        problems.append("OIDC_SCOPES must include openid")
-    if not o.allowed_domains and not o.groups_claim:
-        problems.append(
-            "OIDC_ALLOWED_DOMAINS or OIDC_GROUPS_CLAIM is required: say who may sign in"
-        )
-    if o.groups_claim and not (o.admin_groups or o.viewer_groups):
-        problems.append("OIDC_GROUPS_CLAIM needs OIDC_ADMIN_GROUPS or OIDC_VIEWER_GROUPS")
-    if not o.groups_claim and (o.admin_groups or o.viewer_groups):
-        problems.append("OIDC_ADMIN_GROUPS and OIDC_VIEWER_GROUPS need OIDC_GROUPS_CLAIM")
-    return problems
-
-
-def _password_login(env: Mapping[str, str], oidc: OidcSettings | None, problems: list[str]) -> bool:
-    raw = env.get("PASSWORD_LOGIN", "").strip().lower() or "on"
-    if raw not in ("on", "off"):
-        problems.append(f"PASSWORD_LOGIN must be on or off, got {raw[:20]!r}")
-        return True
-    if raw == "off" and oidc is None:
-        problems.append("PASSWORD_LOGIN=off needs OIDC_ISSUER (otherwise only break-glass admins)")
-    return raw == "on"
-
-
 def is_patterned(key: str) -> bool:
     """True when `key` repeats itself: a short unit over and over, or a run of one character.
 
@@ -436,7 +316,7 @@ def load_settings(
             if not env.get(key):
                 env[key] = generated[key]
         warnings.append("APP_ENV=demo: generated secrets, local sandbox, not for real data")
-        _oidc_demo_defaults(env)
+        oidc_demo_defaults(env, env.get("FACTORIAL_DEMO_BASE_URL", "").strip() or SANDBOX_URL)
     if app_env == "test":  # never a known key: a new one per process unless one is given
         env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_urlsafe(48)
         env.setdefault("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
@@ -451,7 +331,7 @@ def load_settings(
         problems.append(f"SCHEDULER must be embedded or off, got {scheduler!r}")
         scheduler = "embedded"
     idle_minutes, max_hours = _session_lifetimes(env, problems)
-    oidc = _oidc(env, app_env, problems)
+    oidc = oidc_from_env(env, app_env == "production", problems)
     settings = Settings(
         app_env=app_env,
         secret_key=env.get("SECRET_KEY", ""),
@@ -481,7 +361,7 @@ def load_settings(
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         metrics_token=env.get("METRICS_TOKEN", ""),
         oidc=oidc,
-        password_login=_password_login(env, oidc, problems),
+        password_login=password_login(env, oidc, problems),
         warnings=tuple(warnings),
     )
     if app_env == "production":

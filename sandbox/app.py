@@ -13,7 +13,7 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import api, consent, control, idp
+from sandbox import api, consent, control, idp, idp_control
 from sandbox.config import SandboxConfig
 from sandbox.context import close_db, current, open_db
 from sandbox.faults import Fault
@@ -40,7 +40,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(idp.bp)
     if config.control_enabled:
         app.register_blueprint(control.bp)
-        app.register_blueprint(idp.control_bp)
+        app.register_blueprint(idp_control.control_bp)
     app.before_request(_before)
     app.after_request(_after)
     app.teardown_request(_teardown)

@@ -23,8 +23,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from app.identity.config import OidcSettings
 from app.identity.errors import IdpUnavailable, TokenRejected
-from app.settings import OidcSettings
 
 log = logging.getLogger(__name__)
 

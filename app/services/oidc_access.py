@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.identity import IdTokenClaims
+from app.identity.config import OidcSettings
 from app.models import Admin
 from app.services import DbSession, audit, sign_in_sessions
 from app.services.audit import Actor
-from app.settings import OidcSettings
 
 ROLE_BY_IDP = Actor(kind="system", label="identity provider")
 
