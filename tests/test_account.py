@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import Admin, AuditEvent
 from tests.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, AuthActions
 from tests.test_sign_in_sessions import copy_of
 
@@ -156,3 +156,34 @@ def test_guessing_the_current_password_is_throttled(auth: AuthActions) -> None:
     for _ in range(3):
         change(auth, current="wrong password!!")
     assert change(auth).status_code == 429
+
+
+@pytest.fixture
+def identity_provider_account(app: Flask, auth: AuthActions, admin_id: int) -> AuthActions:
+    """Signed in, then the account is one the identity provider signs in (no password here)."""
+    auth.login()
+    with app.app_context():
+        admin = db.session.get(Admin, admin_id)
+        assert admin is not None
+        admin.origin, admin.password_hash = "oidc", ""
+        db.session.commit()
+    return auth
+
+
+def test_an_identity_provider_account_is_offered_no_password_change(
+    identity_provider_account: AuthActions,
+) -> None:
+    page = identity_provider_account.client.get("/account/").get_data(as_text=True)
+    assert ("changed there, not here" in page, 'name="current_password"' in page) == (True, False)
+
+
+def test_an_identity_provider_account_cannot_set_a_password(
+    app: Flask, identity_provider_account: AuthActions, admin_id: int
+) -> None:
+    answer = change(identity_provider_account, current="anything at all")
+    with app.app_context():
+        admin = db.session.get(Admin, admin_id)
+        assert admin is not None
+        stored = admin.password_hash
+    guesses = audit_rows(app, "admin.password_change_failed")  # not a wrong password's
+    assert (answer.status_code, stored, guesses) == (400, "", [])

@@ -57,6 +57,11 @@ class Admin(UserMixin, db.Model):  # type: ignore[name-defined]
         return token
 
     @property
+    def has_password(self) -> bool:
+        """False for an account the identity provider signs in: its password lives there."""
+        return bool(self.password_hash)
+
+    @property
     def is_active(self) -> bool:
         return self.active
 

@@ -23,6 +23,11 @@ class AdminError(ValueError):
         self.field = field
 
 
+MANAGED_BY_IDENTITY_PROVIDER = (
+    "You sign in through your identity provider: your password is changed there, not here."
+)
+
+
 def normalise_email(email: str) -> str:
     cleaned = email.strip().lower()
     if not EMAIL_RE.match(cleaned):
@@ -93,6 +98,8 @@ def change_password(
     """Set a new password once the current one is proved, under create-admin's policy; every
     other session of the account ends, and the one `token` names continues under the new
     token returned. AdminError (`field` names the form field) changes nothing."""
+    if not admin.has_password:
+        raise AdminError(MANAGED_BY_IDENTITY_PROVIDER, "password")
     if not passwords.verify_password(admin.password_hash, current):
         raise AdminError("Your current password is not correct.", "current_password")
     try:
