@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
     app.extensions["settings"] = settings
-    _sqlite_folder(settings.database_url)
+    _instance_folder(app, settings.database_url)
     app.config.update(overrides)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -51,13 +51,15 @@ def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         )
 
 
-def _sqlite_folder(url: str) -> None:
-    """Create the folder of a SQLite file (the default one lives in the instance folder). No
-    other database needs a folder: a service user that may not write the checkout must still
-    be able to run `flask` commands against PostgreSQL."""
+def _instance_folder(app: Flask, url: str) -> None:
+    """Create the instance folder when the SQLite database lives there (the default). Nothing
+    else needs it: a service user that may not write the checkout must still be able to run
+    `flask` commands against PostgreSQL, and a SQLite path configured elsewhere is the
+    operator's (a missing folder there is a mistake to report, not to paper over)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if database and Path(database).parent == Path(app.instance_path):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from tests.conftest import AuthActions
 from tests.scale import add_audit_events, add_connections
 
 pytestmark = pytest.mark.usefixtures("admin_id")
-ROW_RE = re.compile(r"<tr>\s*<td>")
+ROW_RE = re.compile(r"<tr>\s*<td\b")
 Seeder = Callable[[Session, int, int, Any], None]
 
 

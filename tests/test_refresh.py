@@ -257,13 +257,17 @@ def test_sibling_win_keeps_the_connection_healthy(
     import time
 
     make_due(app, connection_id)
-    sandbox.fault("/oauth/token", mode="delay", delay=2.5, count=1)
+    sandbox.reset_counts()
+    sandbox.fault("/oauth/token", mode="delay", delay=3, count=1)
     slow: list[str] = []
     thread = threading.Thread(
         target=lambda: slow.append(refresh(app, connection_id, lease=timedelta(seconds=1)).result)
     )
     thread.start()
-    time.sleep(1.3)
+    deadline = time.monotonic() + 10  # the slow call reaches Factorial (and waits there)...
+    while refresh_requests(sandbox) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.1)  # ...and its one-second lease runs out while it waits
     fast = refresh(app, connection_id, force=True, lease=timedelta(seconds=1))
     thread.join()
     assert (fast.result, slow, load(app, connection_id).needs_reconnect_cause) == (
