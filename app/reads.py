@@ -129,6 +129,9 @@ class PreparedRead:
             if not retry or not engine.dialect.is_disconnect(exc, dbapi_connection, None):
                 raise _as_sqlalchemy_error(engine, sql, args, exc) from exc
             connection.invalidate(exc)
+            # The server went away (a restart): every idle connection went with it. Drop them
+            # all now, or each would fail one more request after the retry below.
+            engine.pool.dispose()
         finally:
             connection.close()
         return self._fetch(engine, sql, args, retry=False)
