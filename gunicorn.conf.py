@@ -99,7 +99,7 @@ def serving_problems(addresses):
 
 def on_starting(server):
     """Refuse to start the master, not just each worker, when the configuration is unsafe."""
-    from app.settings import SettingsError, load_settings
+    from app.infra.settings import SettingsError, load_settings
 
     problems = []
     try:
@@ -132,7 +132,7 @@ def post_worker_init(worker):
     everything loaded so far out of the garbage collector's way."""
     import gc
 
-    from app.sweeper import start_embedded
+    from app.refresh.scheduler import start_embedded
 
     start_embedded(worker.wsgi)
     # The app's modules, models and compiled statements live as long as the worker. Frozen,

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.settings import Settings, SettingsError, load_settings
+from app.infra.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

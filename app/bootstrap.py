@@ -12,13 +12,14 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import crypto
-from app.extensions import csrf, db, login_manager, migrate
-from app.logging import setup_logging
-from app.read_cache import cache_for
-from app.reads import reader_engine
-from app.settings import Settings
-from app.throttle import SignInWindow
+from app.infra import crypto
+from app.infra.extensions import csrf, db, login_manager, migrate
+from app.infra.logging import setup_logging
+from app.infra.read_cache import cache_for
+from app.infra.reads import reader_engine
+from app.infra.settings import Settings
+from app.infra.throttle import SignInWindow
+from app.wiring import Wiring, deps_from
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def _sqlite_begin_immediate(connection: Any) -> None:
     """Take SQLite's write lock at BEGIN: a read-then-write transaction can then never fail
     with a stale snapshot when another worker wrote in between (it waits instead). The service
-    API's single-statement reads (`app.reads`) run outside such transactions."""
+    API's single-statement reads (`app.infra.reads`) run outside such transactions."""
     dbapi_connection = connection.connection.dbapi_connection
     if _is_sqlite(dbapi_connection):
         # Straight to the driver: SQLAlchemy's own execute path would add its overhead to
@@ -118,22 +119,26 @@ def register_logging(app: Flask, settings: Settings) -> None:
 def register_extensions(app: Flask, settings: Settings) -> None:
     crypto.configure(settings.token_encryption_keys)
     if settings.app_env == "test":
-        from app.services.passwords import use_fast_hashing
+        from app.services.people.passwords import use_fast_hashing
 
         use_fast_hashing()
     db.init_app(app)
     with app.app_context():
         connect_args = _engine_options(settings.database_url).get("connect_args", {})
-        read_engine = app.extensions["read_engine"] = reader_engine(db.engine, connect_args)
-        app.extensions["read_cache"] = cache_for(
-            read_engine, db.engine, connect_args, settings.vend_cache_seconds
-        )
+        read_engine = reader_engine(db.engine, connect_args)
+        read_cache = cache_for(read_engine, db.engine, connect_args, settings.vend_cache_seconds)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).
     # Flask-Limiter is not used: no route has a declared limit, and its per-request hooks would
     # cost every request, the service API's hot path included, for nothing.
-    app.extensions["login_throttle"] = SignInWindow(settings.ratelimit_storage_uri)
+    app.extensions["wiring"] = Wiring(
+        settings=settings,
+        deps=deps_from(settings),
+        read_engine=read_engine,
+        read_cache=read_cache,
+        login_throttle=SignInWindow(settings.ratelimit_storage_uri),
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -145,8 +150,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_security(app: Flask, settings: Settings) -> None:
+    from app.web.api.token_lane import install_token_lane
     from app.web.security import ApiAwareSessionInterface, install_security_headers
-    from app.web.token_lane import install_token_lane
 
     install_token_lane(app)  # inside the security headers: they apply to its answers too
     install_security_headers(app, settings)
@@ -170,20 +175,19 @@ def register_blueprints(app: Flask) -> None:
     from app.web.numbers import IdConverter
 
     app.url_map.converters["id"] = IdConverter
-    from app.web import (
+    from app.web import health, metrics
+    from app.web.admin import (
         account,
         admins,
-        api,
         api_keys,
         audit,
         auth,
         connect,
         connections,
         dashboard,
-        health,
-        metrics,
         service_clients,
     )
+    from app.web.api import routes as api
 
     modules = (auth, dashboard, connect, connections, api_keys, service_clients, audit, admins)
     for module in (*modules, account, api, health, metrics):
@@ -192,7 +196,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_scheduler(app: Flask) -> None:
     """Start the embedded sweep with the first request a process serves (not in CLI runs)."""
-    from app.sweeper import start_embedded
+    from app.refresh.scheduler import start_embedded
 
     @app.before_request
     def _start_sweep() -> None:

@@ -17,9 +17,9 @@ from flask_migrate import upgrade
 from sqlalchemy import event, insert
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import AuditEvent
-from app.services import admins
+from app.services.people import admins
 
 EMAIL, PASSWORD = "bench@example.com", "correct horse battery staple"
 ACTIONS = (

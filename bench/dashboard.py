@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
+from app.infra.extensions import db  # noqa: E402
 from app.models import utcnow  # noqa: E402
-from app.services import admins  # noqa: E402
+from app.services.people import admins  # noqa: E402
 from tests.conftest import reset_postgres  # noqa: E402
 from tests.scale import add_audit_events, add_connections  # noqa: E402
 

@@ -27,12 +27,14 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.extensions import db
 from app.factorial import FactorialClient, TokenResponse
+from app.infra.extensions import db
 from app.models import Connection, utcnow
-from app.services import notify, sweep, tokens
+from app.refresh import sweep
+from app.refresh.policy import RefreshPolicy
+from app.services import notify
 from app.services.connect import token_values
-from app.sweeper import client_factory
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests.conftest import reset_postgres
 
@@ -125,7 +127,7 @@ def main() -> None:
             lambda: Session(engine),
             client_factory(app.extensions["settings"]),
             clock=utcnow,
-            policy=tokens.RefreshPolicy(),
+            policy=RefreshPolicy(),
             notifier=notify.Notifier(),
             health_every=timedelta(days=1),
             concurrency=args.concurrency,

@@ -47,7 +47,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def bare_app() -> Flask:
     """The yardstick: a Flask app with one endpoint returning a constant JSON. It carries the
     settings only because the shared gunicorn config's worker hook reads them."""
-    from app.settings import load_settings
+    from app.infra.settings import load_settings
 
     app = Flask("bare")
     app.extensions["settings"] = load_settings(instance_path=Path(os.environ["INSTANCE_PATH"]))
@@ -84,11 +84,11 @@ def seed(env: dict[str, str]) -> tuple[int, str]:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.crypto import Secret
-    from app.extensions import db
+    from app.infra.crypto import Secret
+    from app.infra.extensions import db
     from app.models import Connection, utcnow
-    from app.services import service_clients
     from app.services.audit import Actor
+    from app.services.service_api import service_clients
 
     app = create_app()
     with app.app_context():

@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import ApiKey, AuditEvent, Notification, utcnow
-from app.services import api_key_remote, api_keys
 from app.services.audit import Actor
+from app.services.keys import api_key_remote, api_keys
 from app.services.notify import Notifier
 from app.web.providers import client_for
 from sandbox.testing import SandboxServer

@@ -17,11 +17,11 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.extensions import db
-from app.logging import JsonFormatter
+from app.infra.extensions import db
+from app.infra.logging import JsonFormatter
+from app.infra.settings import SANDBOX_CLIENT_SECRET
 from app.models import Admin
-from app.services import admins
-from app.settings import SANDBOX_CLIENT_SECRET
+from app.services.people import admins
 from sandbox.testing import SandboxServer
 
 ADMIN_EMAIL = "ada@example.com"

@@ -19,10 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import utcnow
-from app.services import notify, tokens
-from app.sweeper import client_factory
+from app.refresh import tokens
+from app.refresh.policy import RefreshPolicy
+from app.services import notify
+from app.wiring import client_factory
 
 
 class FreezingClient:
@@ -61,7 +63,7 @@ def main() -> None:
             lambda environment: FreezingClient(real(environment), point),  # type: ignore[arg-type,return-value]
             connection_id,
             clock=utcnow,
-            policy=tokens.RefreshPolicy(lease=timedelta(seconds=1)),
+            policy=RefreshPolicy(lease=timedelta(seconds=1)),
             notifier=notify.Notifier(),
             force=True,
         )

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Connection
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions

@@ -10,10 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import AuditEvent, Connection, Notification, utcnow
-from app.services import connections, notify, sweep, tokens
-from app.sweeper import client_factory
+from app.refresh import sweep, tokens
+from app.refresh.policy import RefreshPolicy
+from app.services import connections, notify
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.flows import ACME_EMPLOYEE, connect_account, connection_id_from
@@ -56,7 +58,7 @@ def refresh(
             client_factory(settings_of(app)),
             connection_id,
             clock=utcnow,
-            policy=tokens.RefreshPolicy(**policy),
+            policy=RefreshPolicy(**policy),
             notifier=notifier or notify.Notifier(HOOK_URL),
             force=force,
         )
@@ -73,7 +75,7 @@ def run_sweep(
             lambda: Session(engine),
             client_factory(settings_of(app)),
             clock=utcnow,
-            policy=tokens.RefreshPolicy(**policy),
+            policy=RefreshPolicy(**policy),
             notifier=notifier or notify.Notifier(HOOK_URL),
             health_every=timedelta(days=1),
             concurrency=4,

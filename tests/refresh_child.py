@@ -18,10 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import utcnow
-from app.services import notify, tokens
-from app.sweeper import client_factory
+from app.refresh import tokens
+from app.refresh.policy import RefreshPolicy
+from app.services import notify
+from app.wiring import client_factory
 
 
 def main() -> None:
@@ -44,7 +46,7 @@ def main() -> None:
                     clients,
                     connection_id,
                     clock=utcnow,
-                    policy=tokens.RefreshPolicy(),
+                    policy=RefreshPolicy(),
                     notifier=notify.Notifier(),
                     wait=30,
                 )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.crypto import Secret
+from app.infra.crypto import Secret
 from app.models import AuditEvent, Connection
 
 COMPANIES = ("Acme Robotics", "Nimbus Foods", "Globex", "Initech", "Umbrella Health")

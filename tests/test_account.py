@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin, AuditEvent
 from tests.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, AuthActions
 from tests.test_sign_in_sessions import copy_of

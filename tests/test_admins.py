@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin
 from tests.conftest import PASSWORD, VIEWER_EMAIL, AuthActions, load_admin
 

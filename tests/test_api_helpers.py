@@ -10,13 +10,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from app.extensions import db
 from app.factorial import FactorialClient
+from app.infra.extensions import db
 from app.models import ApiKey, AuditEvent, Connection, ServiceClient, utcnow
-from app.services import api_keys, service_clients
 from app.services.audit import Actor
 from app.services.connect import token_values
-from app.sweeper import client_factory
+from app.services.keys import api_keys
+from app.services.service_api import service_clients
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 
 ADMIN = Actor("admin", None, "tests")

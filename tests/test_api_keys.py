@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
-from app.services import api_keys
+from app.infra.extensions import db
+from app.services.keys import api_keys
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import (
     CREDENTIALS_PATH,

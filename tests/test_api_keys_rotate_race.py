@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app import locks
-from app.extensions import db
+from app.infra import leases as locks
+from app.infra.extensions import db
 from app.models import utcnow
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import (

@@ -13,9 +13,10 @@ import pytest
 import time_machine
 from flask import Flask
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import utcnow
-from app.services import api_keys, notify
+from app.services import notify
+from app.services.keys import api_keys
 from app.web.providers import client_for
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import (

@@ -15,11 +15,13 @@ from flask.testing import FlaskClient
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from app.extensions import db
 from app.factorial.ratelimit import PostLimiter
+from app.infra.extensions import db
 from app.models import ApiKey, utcnow
-from app.services import notify, proxy, tokens, vend
-from app.sweeper import client_factory
+from app.refresh.policy import RefreshPolicy
+from app.services import notify
+from app.services.service_api import proxy, vend
+from app.wiring import client_factory
 from tests import test_api_helpers as helpers
 from tests.production.servers import Redis, binary, free_port
 from tests.redis_support import in_ci
@@ -36,7 +38,7 @@ def post_leaves(client: FlaskClient, key_id: int, secret: str, count: int) -> li
 
 
 def limiter_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "app.throttle"]
+    return [r.getMessage() for r in caplog.records if r.name == "app.infra.throttle"]
 
 
 @pytest.fixture
@@ -133,7 +135,7 @@ def test_a_limiter_that_cannot_decide_refuses_with_503_and_retry_after(
 ) -> None:
     request = proxy.ProxyRequest("POST", LEAVES, [], b"{}", [("Content-Type", "application/json")])
     context = vend.TokenContext(
-        client_factory(app.extensions["settings"]), utcnow, tokens.RefreshPolicy(),
+        client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(),
         notify.Notifier(""),
     )  # fmt: skip
     with app.app_context(), pytest.raises(proxy.ProxyRefused) as refused:

@@ -15,11 +15,13 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import ApiKey, utcnow
-from app.services import rejections, tokens, vend
+from app.refresh import rejections
+from app.refresh.policy import RefreshPolicy
 from app.services.notify import Notifier
-from app.sweeper import client_factory
+from app.services.service_api import vend
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
 from tests.api_key_flows import seeded_key
@@ -230,7 +232,7 @@ def test_a_401_to_a_token_no_longer_stored_retries_with_the_stored_one(
     app: Flask, sandbox: SandboxServer, aged: int
 ) -> None:
     context = vend.TokenContext(
-        client_factory(app.extensions["settings"]), utcnow, tokens.RefreshPolicy(), Notifier()
+        client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(), Notifier()
     )
     sandbox.reset_counts()
     with app.app_context():

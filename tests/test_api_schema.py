@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from sandbox.testing import SandboxServer
 from tests.test_api_helpers import bearer, grant_user_token, make_client, store_api_key
 
-DOCUMENT = json.loads((Path(__file__).parent.parent / "app" / "openapi.json").read_text())
+DOCUMENT = json.loads(
+    (Path(__file__).parent.parent / "app" / "web" / "api" / "openapi.json").read_text()
+)
 OPERATIONS = [
     (path, method)
     for path, item in DOCUMENT["paths"].items()

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, event
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import AuditEvent
 from app.services import audit
 from app.services.audit import Actor

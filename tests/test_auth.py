@@ -6,9 +6,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin
-from app.services import admins
+from app.services.people import admins
 from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, load_admin
 
 pytestmark = pytest.mark.usefixtures("admin_id")

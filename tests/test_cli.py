@@ -6,9 +6,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
+from app.infra.settings import valid_fernet_key
 from app.models import Admin
-from app.settings import valid_fernet_key
 from tests.conftest import PASSWORD
 
 

@@ -181,7 +181,7 @@ def test_detail_page_shows_no_token(
         connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE)
     )
     with app.app_context():
-        from app.extensions import db
+        from app.infra.extensions import db
         from app.models import Connection
 
         stored = db.session.get(Connection, connection_id)

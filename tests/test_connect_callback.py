@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Connection
 from sandbox.testing import SandboxServer
 from tests.conftest import PASSWORD, AuthActions, make_account

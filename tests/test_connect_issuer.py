@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import AuditEvent
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions

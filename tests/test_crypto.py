@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
 from sqlalchemy.orm import Session
 
-from app import crypto
-from app.crypto import EncryptedText, Secret, Undecryptable
+from app.infra import crypto
+from app.infra.crypto import EncryptedText, Secret, Undecryptable
 from app.services.encryption import rotate_all
 
 OLD, NEW = crypto.generate_key(), crypto.generate_key()

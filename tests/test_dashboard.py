@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Connection, utcnow
 from app.services import connections
 from sandbox.testing import SandboxServer

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import utcnow
 from tests.conftest import AuthActions
 from tests.scale import add_audit_events, add_connections

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from app.services import tokens
+from app.refresh import tokens
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
 from tests.conftest import AuthActions

@@ -11,10 +11,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import ApiKey, utcnow
-from app.services import api_keys, lifecycle, notify
-from app.sweeper import client_factory
+from app.refresh import lifecycle
+from app.services import notify
+from app.services.keys import api_keys
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests.conftest import REDIRECT_URI, AuthActions
 from tests.flows import ACME_ADMIN, connect_account, connection_id_from

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app.logging import JsonFormatter, install_record_factory, redact
+from app.infra.logging import JsonFormatter, install_record_factory, redact
 
 CASES = [
     ("GET /oauth/callback?code=abc123def456&state=xyz789uvw", "abc123def456"),

@@ -16,11 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from app import create_app, metrics
-from app.extensions import db
-from app.metrics import DatabaseCollector
+from app import create_app
+from app.infra import metrics
+from app.infra.extensions import db
+from app.infra.metrics import DatabaseCollector
 from app.models import utcnow
-from app.sweeper import sweep_once
+from app.refresh.scheduler import sweep_once
 from app.web.metrics import is_internal
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions

@@ -18,7 +18,7 @@ from datetime import timedelta
 from prometheus_client import generate_latest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from app.metrics import DatabaseCollector, registry_for
+from app.infra.metrics import DatabaseCollector, registry_for
 from app.models import utcnow
 
 engine = create_engine("sqlite:///" + sys.argv[1])

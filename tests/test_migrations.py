@@ -8,7 +8,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from app.extensions import db
+from app.infra.extensions import db
 
 
 def tables(app: Flask) -> set[str]:

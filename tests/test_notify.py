@@ -130,13 +130,13 @@ def test_revoke_is_notified(
     receiver: Receiver,
     notifier: notify.Notifier,
 ) -> None:
-    from app.services import lifecycle
-    from app.sweeper import client_factory
+    from app.refresh import lifecycle
+    from app.wiring import client_factory
 
     auth.login()
     connection_id = connect_user(client, auth, sandbox)
     with app.app_context():
-        from app.extensions import db
+        from app.infra.extensions import db
         from app.models import utcnow
 
         lifecycle.revoke_connection(
@@ -156,7 +156,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_no_url_means_nothing_is_queued(app: Flask) -> None:
     with app.app_context():
-        from app.extensions import db
+        from app.infra.extensions import db
         from app.models import utcnow
 
         row = notify.enqueue(

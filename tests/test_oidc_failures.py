@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin
 from sandbox.testing import SandboxServer
 from tests.oidc_flows import IDP_CLIENT_SECRET, answer_url, oidc_settings, page_after

@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin, AuditEvent
-from app.services import admins
-from app.web.auth import PASSWORDS_OFF
+from app.services.people import admins
+from app.web.admin.auth import PASSWORDS_OFF
 from sandbox.testing import SandboxServer
 from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions
 from tests.oidc_flows import oidc_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import SettingsError, load_settings
+from app.infra.settings import SettingsError, load_settings
 
 BASE = {
     "APP_ENV": "test",

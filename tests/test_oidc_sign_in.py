@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin, AuditEvent, utcnow
-from app.services import admins
+from app.services.people import admins
 from sandbox.testing import SandboxServer
 from tests.conftest import csrf_from
 from tests.oidc_flows import answer_url, oidc_settings, page_after, sign_in, without

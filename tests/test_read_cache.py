@@ -1,4 +1,4 @@
-"""The token endpoint's remembered read (`app.read_cache`): served from memory only while the
+"""The token endpoint's remembered read (`app.infra.read_cache`): served from memory only while the
 database proves nothing changed (PostgreSQL's change feed, SQLite's data version); a write
 from any process is seen by the next call once the database has told this process of it."""
 
@@ -15,10 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, select, text, update
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
+from app.infra.read_cache import APPLICATION_NAME, CHANNEL, MISS, ChangeFeed, ReadCache
 from app.models import Connection, ServiceClient, ServiceClientGrant, utcnow
-from app.read_cache import APPLICATION_NAME, CHANNEL, MISS, ChangeFeed, ReadCache
-from app.services import service_clients
+from app.services.service_api import service_clients
+from app.wiring import wiring
 from tests import test_api_helpers as helpers
 
 user_connection = helpers.user_connection
@@ -35,7 +36,7 @@ def _libpq(database_url: str) -> str:
 
 @pytest.fixture
 def cache(app: Flask) -> ReadCache:
-    found = app.extensions["read_cache"]
+    found = wiring(app).read_cache
     assert isinstance(found, ReadCache)
     _until(lambda: found.source.ticket() is not None, "the change feed never started listening")
     return found
@@ -52,7 +53,7 @@ def feed(cache: ReadCache, database_url: str) -> ChangeFeed:
 def reads(app: Flask) -> Iterator[list[int]]:
     """One entry per connection the token endpoint's read engine hands out: a database read."""
     seen: list[int] = []
-    engine = app.extensions["read_engine"]
+    engine = wiring(app).read_engine
 
     def checkout(*_: Any) -> None:
         seen.append(1)
@@ -253,8 +254,8 @@ def test_a_read_that_raced_a_change_is_not_served(
 def test_the_cache_is_off_with_zero_seconds(
     app_settings: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert create_app({**app_settings, "VEND_CACHE_SECONDS": "0"}).extensions["read_cache"] is None
-    assert create_app(app_settings).extensions["read_cache"] is not None
+    assert wiring(create_app({**app_settings, "VEND_CACHE_SECONDS": "0"})).read_cache is None
+    assert wiring(create_app(app_settings)).read_cache is not None
     with pytest.raises(SystemExit):
         create_app({**app_settings, "VEND_CACHE_SECONDS": "-1"})
     assert "VEND_CACHE_SECONDS must not be negative" in capsys.readouterr().err

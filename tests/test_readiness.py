@@ -11,9 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade
 
-from app import create_app, crypto
-from app.crypto import KeyRing, Undecryptable
-from app.extensions import db
+from app import create_app
+from app.infra import crypto
+from app.infra.crypto import KeyRing, Undecryptable
+from app.infra.extensions import db
 from tests.test_production_start import free_port
 
 PG_PASSWORD = "pg-password-never-shown"

@@ -1,4 +1,5 @@
-"""Prepared reads (`app.reads`): the same values a Session would load, on SQLite and PostgreSQL."""
+"""Prepared reads (`app.infra.reads`): the same values a Session would load, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import bindparam, select, text
 
-from app.extensions import db
+from app.infra.extensions import db
+from app.infra.reads import PreparedRead
 from app.models import Connection
-from app.reads import PreparedRead
 from app.web.providers import read_engine
 from tests import test_api_helpers as helpers
 

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.extensions import db
+from app.infra.extensions import db
 
 SECRET = "sk-live-abcdef123456"
 THIRD_PARTY = ["authlib", "urllib3", "requests", "werkzeug", "gunicorn.error"]
@@ -64,7 +64,7 @@ def test_response_carries_a_request_id(client: FlaskClient) -> None:
 
 
 def test_forked_workers_make_their_own_request_ids() -> None:
-    from app import request_id
+    from app.infra import request_id
 
     read, write = os.pipe()
     pid = os.fork()

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import ServiceClient, ServiceClientCreation
 from tests.conftest import PASSWORD, AuthActions, make_account
 from tests.test_api_helpers import count_rows

@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import ServiceClient
-from app.services import service_clients
+from app.services.service_api import service_clients
 from tests.conftest import VIEWER_EMAIL, AuthActions, csrf_from
 from tests.test_api_helpers import bearer, count_rows, make_client
 

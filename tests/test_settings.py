@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import create_app
-from app.settings import SettingsError, load_settings
+from app.infra.settings import SettingsError, load_settings
 
 GOOD_KEY = Fernet.generate_key().decode()
 SECRET = "BXj_zXJ60zxcjljINYFph3SfhoTPY9KF4uAn9YdC7uCzltyD"

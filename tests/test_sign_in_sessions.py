@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin, AuditEvent, SignInSession
-from app.services import admins
+from app.services.people import admins
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.usefixtures("admin_id")

@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from app.extensions import db
 from app.factorial import FactorialClient
+from app.infra.extensions import db
 from app.models import Connection, utcnow
 from sandbox.testing import SandboxServer
 from tests.conftest import REDIRECT_URI, AuthActions

@@ -15,9 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Lease
-from app.sweeper import LEADER_LEASE
+from app.refresh.scheduler import LEADER_LEASE
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.lifecycle import access_token, connect_user, make_due, refresh_requests

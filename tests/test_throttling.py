@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import AuditEvent
 from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions
 
@@ -187,6 +187,6 @@ def test_with_redis_down_sign_in_works_and_is_still_throttled(
     auth.logout()
     fail(auth, 3)
     assert auth.login().status_code == 429
-    warnings = [r.getMessage() for r in caplog.records if r.name == "app.throttle"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.infra.throttle"]
     assert len(warnings) == 1 and "unreachable" in warnings[0]
     assert "hunter2" not in caplog.text

@@ -1,4 +1,4 @@
-"""The token endpoint's fast lane (`app.web.token_lane`): a remembered, ready token is answered
+"""The token endpoint's fast lane (`app.web.api.token_lane`): a remembered, ready token is answered
 before Flask, byte for byte as the endpoint would, and counted the same; every other case is
 Flask's to decide."""
 
@@ -16,9 +16,10 @@ from flask import Flask, request_started
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.infra.read_cache import MISS
 from app.models import Connection, ServiceClient, utcnow
-from app.read_cache import MISS
-from app.web.token_lane import TokenLane
+from app.web.api.token_lane import TokenLane
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
 from tests.test_api_helpers import audit_rows, bearer, last_used, make_client
@@ -72,7 +73,7 @@ def _warm(client: FlaskClient, flask_calls: list[str], path: str, secret: str) -
 
 def _remember(app: Flask, client: FlaskClient, secret: str, connection_id: int) -> None:
     """Call until the client's read of the connection is remembered, whatever the answer."""
-    cache, key = app.extensions["read_cache"], (int(secret.split("_")[1]), connection_id)
+    cache, key = wiring(app).read_cache, (int(secret.split("_")[1]), connection_id)
     deadline = time.monotonic() + 15
     while cache.get(key)[0] is MISS:
         assert time.monotonic() < deadline, "the read was never remembered"
@@ -159,7 +160,7 @@ def test_everything_else_is_flasks_to_decide(
         if case == "due for refresh":  # the remembered token enters the refresh margin
             expires = helpers.column(app, user_connection, Connection.expires_at)
             stack.enter_context(time_machine.travel(expires - timedelta(seconds=60), tick=True))
-            cache, key = app.extensions["read_cache"], (int(secret.split("_")[1]), user_connection)
+            cache, key = wiring(app).read_cache, (int(secret.split("_")[1]), user_connection)
             assert cache.get(key)[0] is not MISS  # still remembered: only readiness can decline
         response = client.open(path, method=method, headers=headers)
         response.close()

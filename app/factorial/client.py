@@ -31,7 +31,7 @@ from app.factorial.transport import (
     raise_token_error,
     send,
 )
-from app.settings import FactorialEnvironment
+from app.infra.settings import FactorialEnvironment
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings

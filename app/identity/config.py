@@ -1,4 +1,4 @@
-"""The identity provider's settings (OIDC_*) and PASSWORD_LOGIN, read for `app.settings`;
+"""The identity provider's settings (OIDC_*) and PASSWORD_LOGIN, read for `app.infra.settings`;
 every problem is one line, and the client secret is never quoted."""
 
 from __future__ import annotations

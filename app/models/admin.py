@@ -10,8 +10,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crypto import EncryptedText, Secret
-from app.extensions import db
+from app.infra.crypto import EncryptedText, Secret
+from app.infra.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
 Role = Literal["admin", "viewer"]

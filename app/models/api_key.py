@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crypto import EncryptedText, Secret
-from app.extensions import db
+from app.infra.crypto import EncryptedText, Secret
+from app.infra.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
 VERIFY_RESULTS = ("ok", "rejected", "error")

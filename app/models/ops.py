@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
 

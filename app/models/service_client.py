@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crypto import EncryptedText, Secret
-from app.extensions import db
+from app.infra.crypto import EncryptedText, Secret
+from app.infra.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
 SCOPES = ("token:read", "proxy")

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.crypto import Secret
 from app.factorial import (
     CredentialInfo,
     FactorialClient,
@@ -23,10 +22,11 @@ from app.factorial import (
     RateLimited,
     TokenResponse,
 )
+from app.infra.crypto import Secret
 from app.models import KINDS, Connection, PendingAuthorization
+from app.refresh.lifecycle import announce
 from app.services import DbSession, audit
 from app.services.audit import Actor
-from app.services.lifecycle import announce
 from app.services.notify import Notifier
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from app.models import AuditEvent, Connection
+from app.refresh.lifecycle import CAUSES
 from app.services import DbSession
-from app.services.lifecycle import CAUSES
 
 
 @dataclass(frozen=True)

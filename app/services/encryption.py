@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Table, Text, select, type_coerce, update
 
-from app import crypto
-from app.crypto import EncryptedText, Undecryptable
-from app.extensions import Base
+from app.infra import crypto
+from app.infra.crypto import EncryptedText, Undecryptable
+from app.infra.extensions import Base
 from app.services import DbSession
 
 

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from app import crypto
+from app.infra import crypto
 
 log = logging.getLogger(__name__)
 

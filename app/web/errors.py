@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as ResponseBase
 
-from app.extensions import db
+from app.infra.extensions import db
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.services.readiness import readiness
 
 bp = Blueprint("health", __name__)

@@ -12,10 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from app.extensions import db
-from app.metrics import DatabaseCollector, registry_for
+from app.infra.extensions import db
+from app.infra.metrics import DatabaseCollector, registry_for
+from app.infra.settings import Settings
 from app.models import utcnow
-from app.settings import Settings
 from app.web.security import settings
 
 bp = Blueprint("metrics", __name__)

@@ -15,8 +15,8 @@ from flask_login import current_user, login_required
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-from app.request_id import end_request, start_request
-from app.settings import Settings
+from app.infra.request_id import end_request, start_request
+from app.infra.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 from flask import request, session
 from flask_login import current_user, login_user
 
-from app.extensions import db
+from app.infra.extensions import db
 from app.models import Admin, utcnow
-from app.services import sign_in_sessions
-from app.services.sign_in_sessions import Lifetimes
+from app.services.people import sign_in_sessions
+from app.services.people.sign_in_sessions import Lifetimes
 from app.web.security import settings
 
 USER_ID_KEY = "_user_id"  # where Flask-Login keeps the value of `Admin.get_id()`

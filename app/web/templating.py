@@ -8,8 +8,8 @@ from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from app.infra.settings import SANDBOX_CLIENT_ID
 from app.models import utcnow
-from app.settings import SANDBOX_CLIENT_ID
 from app.web.security import settings
 
 NAV = (

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 04:47:44.003027
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 04:58:06.165461
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 
@@ -52,8 +52,8 @@ def upgrade():
     sa.Column('employee_name', sa.String(length=255), nullable=False),
     sa.Column('employee_email', sa.String(length=254), nullable=False),
     sa.Column('credential_id', sa.String(length=128), nullable=False),
-    sa.Column('access_token', app.crypto.EncryptedText(), nullable=True),
-    sa.Column('refresh_token', app.crypto.EncryptedText(), nullable=True),
+    sa.Column('access_token', app.infra.crypto.EncryptedText(), nullable=True),
+    sa.Column('refresh_token', app.infra.crypto.EncryptedText(), nullable=True),
     sa.Column('token_fingerprint', sa.String(length=16), nullable=False),
     sa.Column('token_type', sa.String(length=32), nullable=False),
     sa.Column('scopes', sa.String(length=500), nullable=False),
@@ -79,7 +79,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('admin_id', sa.Integer(), nullable=False),
     sa.Column('connection_id', sa.Integer(), nullable=True),
-    sa.Column('code_verifier', app.crypto.EncryptedText(), nullable=True),
+    sa.Column('code_verifier', app.infra.crypto.EncryptedText(), nullable=True),
     sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('used_at', app.models.types.UTCDateTime(timezone=True), nullable=True),

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:07:59.109956
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 05:14:37.176019
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 
@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('environment', sa.String(length=32), nullable=False),
     sa.Column('label', sa.String(length=120), nullable=False),
-    sa.Column('key', app.crypto.EncryptedText(), nullable=False),
+    sa.Column('key', app.infra.crypto.EncryptedText(), nullable=False),
     sa.Column('fingerprint', sa.String(length=16), nullable=False),
     sa.Column('key_digest', sa.String(length=64), nullable=False),
     sa.Column('company_id', sa.String(length=64), nullable=False),

@@ -3,7 +3,7 @@
 Statement triggers on connections, service_clients and service_client_grants NOTIFY the
 channel `factorial_connect_changes` (payload: the table's name) on every INSERT, UPDATE, DELETE
 or TRUNCATE. PostgreSQL delivers the notice at commit, once per table per transaction. Each
-process's listener (`app.read_cache`) forgets the token reads it remembered when one arrives.
+process's listener (`app.infra.read_cache`) forgets the token reads it remembered when one arrives.
 SQLite has no such feed: nothing to do there.
 
 Revision ID: 0007

@@ -12,7 +12,7 @@ Create Date: 2026-12-02 03:08:08.288885
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 
@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('form_hash', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('admin_id', sa.Integer(), nullable=False),
-    sa.Column('secret', app.crypto.EncryptedText(), nullable=True),
+    sa.Column('secret', app.infra.crypto.EncryptedText(), nullable=True),
     sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('shown_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['admin_id'], ['admins.id'], ondelete='CASCADE'),

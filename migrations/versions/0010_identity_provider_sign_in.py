@@ -13,7 +13,7 @@ Create Date: 2026-12-02 03:40:00
 from alembic import op
 import sqlalchemy as sa
 
-import app.crypto
+import app.infra.crypto
 import app.models.types
 
 
@@ -30,7 +30,7 @@ def upgrade():
     sa.Column('state_hash', sa.String(length=64), nullable=False),
     sa.Column('browser_hash', sa.String(length=64), nullable=False),
     sa.Column('nonce_hash', sa.String(length=64), nullable=False),
-    sa.Column('code_verifier', app.crypto.EncryptedText(), nullable=False),
+    sa.Column('code_verifier', app.infra.crypto.EncryptedText(), nullable=False),
     sa.Column('next_path', sa.String(length=512), nullable=False),
     sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', app.models.types.UTCDateTime(timezone=True), nullable=False),

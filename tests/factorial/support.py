@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from app.factorial import FactorialClient, TokenKind, TokenResponse
-from app.settings import FactorialEnvironment
+from app.infra.settings import FactorialEnvironment
 
 if TYPE_CHECKING:
     from sandbox.testing import SandboxServer

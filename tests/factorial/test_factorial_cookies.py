@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from app.factorial import new_http_session
-from app.sweeper import client_factory
+from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests.factorial.support import api_key_of, connect
 

@@ -16,8 +16,8 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, text
 
-from app.settings import load_settings
-from app.sweeper import refresh_lease
+from app.infra.settings import load_settings
+from app.wiring import refresh_lease
 from tests.production.shipped import DEPLOY
 from tests.production.stack import ARTIFACTS, ProductionStack
 

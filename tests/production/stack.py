@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from app.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from app.infra.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from sandbox.testing import SandboxServer
 from tests.e2e.stack import ADMIN_EMAIL, PASSWORD
 from tests.production import shipped

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, database, encryption, leases, logging, metrics, throttling."""

@@ -1,0 +1,1 @@
+"""The refresh protocol: single-flight refresh, connection states, the sweep and its scheduler."""

@@ -1,0 +1,1 @@
+"""Factorial API keys: add, verify, rotate, delete."""

@@ -1,0 +1,1 @@
+"""Admins and viewers: accounts, passwords, sign-in sessions, single sign-on."""

@@ -1,0 +1,1 @@
+"""The service API (JSON under /api/v1)."""
