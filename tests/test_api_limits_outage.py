@@ -20,7 +20,8 @@ from app.infra.extensions import db
 from app.models import ApiKey, utcnow
 from app.refresh.policy import RefreshPolicy
 from app.services import notify
-from app.services.service_api import proxy, vend
+from app.services.deps import Deps
+from app.services.service_api import proxy
 from app.wiring import client_factory
 from tests import test_api_helpers as helpers
 from tests.production.servers import Redis, binary, free_port
@@ -134,7 +135,7 @@ def test_a_limiter_that_cannot_decide_refuses_with_503_and_retry_after(
     app: Flask, api_key_id: int, undecided: proxy.ProxyContext
 ) -> None:
     request = proxy.ProxyRequest("POST", LEAVES, [], b"{}", [("Content-Type", "application/json")])
-    context = vend.TokenContext(
+    context = Deps(
         client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(),
         notify.Notifier(""),
     )  # fmt: skip

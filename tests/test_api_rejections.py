@@ -19,8 +19,8 @@ from app.infra.extensions import db
 from app.models import ApiKey, utcnow
 from app.refresh import rejections
 from app.refresh.policy import RefreshPolicy
+from app.services.deps import Deps
 from app.services.notify import Notifier
-from app.services.service_api import vend
 from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests import test_api_helpers as helpers
@@ -231,9 +231,7 @@ def test_concurrent_401s_refresh_once_and_all_retry(
 def test_a_401_to_a_token_no_longer_stored_retries_with_the_stored_one(
     app: Flask, sandbox: SandboxServer, aged: int
 ) -> None:
-    context = vend.TokenContext(
-        client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(), Notifier()
-    )
+    context = Deps(client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(), Notifier())
     sandbox.reset_counts()
     with app.app_context():
         retry = rejections.after_401(db.session, aged, "an-older-token", context, actor=ADMIN)

@@ -34,6 +34,7 @@ from app.refresh.lifecycle import mark_needs_reconnect, release_attempt, reload,
 from app.refresh.policy import RefreshPolicy
 from app.services import DbSession
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.keys import api_keys
 from app.services.service_api import vend
 
@@ -51,73 +52,73 @@ class Verdict:
 
 
 def settle(
-    session: DbSession, connection_id: int, rejected: str, ctx: vend.TokenContext, *, actor: Actor
+    session: DbSession, connection_id: int, rejected: str, deps: Deps, *, actor: Actor
 ) -> Verdict:
-    """`check`, waiting (up to `ctx.wait`) while a sibling checks or refreshes the token."""
-    deadline = time.monotonic() + ctx.wait
+    """`check`, waiting (up to `deps.wait`) while a sibling checks or refreshes the token."""
+    deadline = time.monotonic() + deps.wait
     while True:
-        verdict = check(session, connection_id, rejected, ctx, actor=actor)
+        verdict = check(session, connection_id, rejected, deps, actor=actor)
         if verdict.result != "busy" or time.monotonic() > deadline:
             return verdict
         time.sleep(0.05)
 
 
 def check(
-    session: DbSession, connection_id: int, rejected: str, ctx: vend.TokenContext, *, actor: Actor
+    session: DbSession, connection_id: int, rejected: str, deps: Deps, *, actor: Actor
 ) -> Verdict:
     """Read the row; when nothing stands in the way, take the lease, ask the credentials
     endpoint about `rejected` and act on the answer (see the module's rules)."""
-    now = ctx.clock()
-    verdict = _obstacle(reload(session, connection_id), rejected, now, ctx.policy)
+    now = deps.clock()
+    verdict = _obstacle(reload(session, connection_id), rejected, now, deps.policy)
     session.commit()
     if verdict is not None:
         return verdict
     owner = secrets.token_hex(8)
-    if not take_lease(session, connection_id, owner, now, ctx.policy.lease):
+    if not take_lease(session, connection_id, owner, now, deps.policy.lease):
         session.rollback()
         return Verdict("busy")
     row = reload(session, connection_id)
-    verdict = _obstacle(row, rejected, now, ctx.policy, leased_by=owner)
+    verdict = _obstacle(row, rejected, now, deps.policy, leased_by=owner)
     if verdict is not None or row is None:
         _give_back(session, row)
         return verdict or Verdict("unusable")
     environment = row.environment
     session.commit()
-    answer = _ask(ctx, environment, f"connection {connection_id}", access_token=rejected)
-    return _act(session, connection_id, owner, answer, now, ctx, actor)
+    answer = _ask(deps, environment, f"connection {connection_id}", access_token=rejected)
+    return _act(session, connection_id, owner, answer, now, deps, actor)
 
 
 def after_401(
-    session: DbSession, connection_id: int, rejected: str, ctx: vend.TokenContext, *, actor: Actor
+    session: DbSession, connection_id: int, rejected: str, deps: Deps, *, actor: Actor
 ) -> vend.Vended | None:
     """After Factorial answered 401 to `rejected`: the token to retry the call with once (a
     newer one is stored), or None to pass the 401 back; Unavailable when the connection can no
     longer hand out a token."""
-    settle(session, connection_id, rejected, ctx, actor=actor)
-    row = current(session, connection_id, ctx)
+    settle(session, connection_id, rejected, deps, actor=actor)
+    row = current(session, connection_id, deps)
     return None if is_current(row, rejected) else _vended(row)
 
 
 def report(
-    session: DbSession, connection_id: int, rejected: str, ctx: vend.TokenContext, *, actor: Actor
+    session: DbSession, connection_id: int, rejected: str, deps: Deps, *, actor: Actor
 ) -> Verdict:
     """A consumer's report that Factorial answered 401 to `rejected`: `settle`, then replaced
     when a newer token is stored, else what the check found; Unavailable when the connection
     can no longer hand out a token."""
-    verdict = settle(session, connection_id, rejected, ctx, actor=actor)
-    row = current(session, connection_id, ctx)
+    verdict = settle(session, connection_id, rejected, deps, actor=actor)
+    row = current(session, connection_id, deps)
     return verdict if is_current(row, rejected) else Verdict("replaced")
 
 
-def current(session: DbSession, connection_id: int, ctx: vend.TokenContext) -> Connection:
+def current(session: DbSession, connection_id: int, deps: Deps) -> Connection:
     """The connection as stored now, if it can hand out a token; Unavailable otherwise."""
     row = reload(session, connection_id)
     session.commit()
-    now = ctx.clock()
+    now = deps.clock()
     if row is None:
         raise vend.Unavailable("revoked", "The connection no longer exists.")
     if not tokens.usable(row, now):
-        raise vend.unavailable(row, now, ctx.policy.margin)
+        raise vend.unavailable(row, now, deps.policy.margin)
     return row
 
 
@@ -177,10 +178,10 @@ def _give_back(session: DbSession, row: Connection | None) -> None:
         release_attempt(session, row, clear_attempt=False)
 
 
-def _ask(ctx: vend.TokenContext, environment: str, what: str, **credential: str) -> str:
+def _ask(deps: Deps, environment: str, what: str, **credential: str) -> str:
     """The credentials endpoint's word on a credential: accepted | rejected | unchecked."""
     try:
-        with ctx.clients(environment) as client:
+        with deps.clients(environment) as client:
             client.credentials(**credential)
     except Unauthorized:
         return "rejected"
@@ -199,7 +200,7 @@ def _act(
     owner: str,
     answer: str,
     now: datetime,
-    ctx: vend.TokenContext,
+    deps: Deps,
     actor: Actor,
 ) -> Verdict:
     """Record the check (it counts toward the gap whatever it found) and act on `answer`."""
@@ -214,11 +215,11 @@ def _act(
     log.warning("connection %s: Factorial rejects its token; %s", connection_id,
                 "refreshing" if tokens.refreshable(row) else "it needs a reconnect")  # fmt: skip
     if not tokens.refreshable(row):
-        mark_needs_reconnect(session, row, "revoked", ctx.clock(), ctx.notifier, actor=actor)
+        mark_needs_reconnect(session, row, "revoked", deps.clock(), deps.notifier, actor=actor)
         return Verdict("needs_reconnect")
     session.commit()
     outcome = tokens.refresh_leased(
-        session, ctx.clients, row, clock=ctx.clock, policy=ctx.policy, notifier=ctx.notifier,
+        session, deps.clients, row, clock=deps.clock, policy=deps.policy, notifier=deps.notifier,
         actor=actor,
     )  # fmt: skip
     return Verdict(outcome.result)
@@ -229,10 +230,10 @@ def _vended(row: Connection) -> vend.Vended:
     return vend.Vended(row.access_token.reveal(), row.token_type or "Bearer", row.expires_at)
 
 
-def after_key_401(session: DbSession, key_id: int, ctx: vend.TokenContext, *, actor: Actor) -> str:
+def after_key_401(session: DbSession, key_id: int, deps: Deps, *, actor: Actor) -> str:
     """Verify a key Factorial answered 401 for, at most once per gap (claimed on its
     last_verified_at, so across workers too): ok | rejected | error | too_soon."""
-    now = ctx.clock()
+    now = deps.clock()
     claimed = session.execute(
         update(ApiKey)
         .where(
@@ -240,7 +241,7 @@ def after_key_401(session: DbSession, key_id: int, ctx: vend.TokenContext, *, ac
             ApiKey.rejected_since.is_(None),
             or_(
                 ApiKey.last_verified_at.is_(None),
-                ApiKey.last_verified_at <= now - ctx.policy.rejection_gap,
+                ApiKey.last_verified_at <= now - deps.policy.rejection_gap,
             ),
         )
         .values(last_verified_at=now)
@@ -253,4 +254,4 @@ def after_key_401(session: DbSession, key_id: int, ctx: vend.TokenContext, *, ac
     key = session.get(ApiKey, key_id, populate_existing=True)
     if key is None:
         return "too_soon"
-    return api_keys.verify(session, ctx.clients, ctx.notifier, key, now=now, actor=actor)
+    return api_keys.verify(session, deps.clients, deps.notifier, key, now=now, actor=actor)

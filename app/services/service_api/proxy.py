@@ -25,6 +25,7 @@ from app.models import ApiKey, Connection
 from app.refresh import rejections
 from app.services import DbSession
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.keys.api_keys import REJECTED_MESSAGE
 from app.services.service_api import vend
 
@@ -158,7 +159,7 @@ def via_connection(
     session: DbSession,
     connection: Connection,
     request: ProxyRequest,
-    tokens_ctx: vend.TokenContext,
+    deps: Deps,
     ctx: ProxyContext,
     *,
     actor: Actor,
@@ -166,12 +167,12 @@ def via_connection(
     """Forward with the connection's bearer token; after a 401, retry once only with a newer
     stored token (`rejections.after_401` decides whether the 401 leads to a check or refresh)."""
     try:
-        token = vend.vend_token(session, connection, tokens_ctx, actor=actor).access_token
+        token = vend.vend_token(session, connection, deps, actor=actor).access_token
         key = f"connection:{connection.id}"
-        with _client(tokens_ctx.clients, connection.environment) as client:
+        with _client(deps.clients, connection.environment) as client:
             response = _send(client, request, {"access_token": token}, ctx, key)
             if response.status_code == 401:
-                retry = rejections.after_401(session, connection.id, token, tokens_ctx, actor=actor)
+                retry = rejections.after_401(session, connection.id, token, deps, actor=actor)
                 if retry is not None:
                     credential = {"access_token": retry.access_token}
                     response = _send(client, request, credential, ctx, key)
@@ -184,7 +185,7 @@ def via_api_key(
     session: DbSession,
     key: ApiKey,
     request: ProxyRequest,
-    tokens_ctx: vend.TokenContext,
+    deps: Deps,
     ctx: ProxyContext,
     *,
     actor: Actor,
@@ -195,10 +196,10 @@ def via_api_key(
         raise ProxyRefused(409, "undecryptable", "The stored key cannot be decrypted.")
     if key.rejected_since is not None:
         raise ProxyRefused(409, "rejected", REJECTED_MESSAGE)
-    with _client(tokens_ctx.clients, key.environment) as client:
+    with _client(deps.clients, key.environment) as client:
         response = _send(client, request, {"api_key": key.key.reveal()}, ctx, f"api_key:{key.id}")
     rejected = response.status_code == 401 and (
-        rejections.after_key_401(session, key.id, tokens_ctx, actor=actor) == "rejected"
+        rejections.after_key_401(session, key.id, deps, actor=actor) == "rejected"
     )
     if rejected:
         raise ProxyRefused(409, "rejected", REJECTED_MESSAGE)

@@ -22,9 +22,10 @@ from app.infra.read_cache import MISS, ReadCache
 from app.infra.reads import PreparedRead
 from app.models import ApiKey, AuditEvent, Connection, ServiceClient
 from app.refresh import tokens
-from app.refresh.policy import ClientFactory, Clock, RefreshPolicy
-from app.services import DbSession, audit, connections, notify
+from app.refresh.policy import RefreshPolicy
+from app.services import DbSession, audit, connections
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.service_api import service_clients
 from app.services.service_api.service_clients import Caller
 
@@ -45,17 +46,6 @@ class Unavailable(Exception):
     def __init__(self, reason: str, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.reason, self.message, self.cause = reason, message, cause
-
-
-@dataclass(frozen=True)
-class TokenContext:
-    """What refreshing needs: the client factory, clock, policy and notifier of the app."""
-
-    clients: ClientFactory
-    clock: Clock
-    policy: RefreshPolicy
-    notifier: notify.Notifier
-    wait: float = 15.0
 
 
 def unavailable(connection: Connection, now: datetime, margin: timedelta) -> Unavailable:
@@ -169,28 +159,26 @@ def _vended(connection: Connection) -> Vended:
     )
 
 
-def vend_token(
-    session: DbSession, connection: Connection, ctx: TokenContext, *, actor: Actor
-) -> Vended:
+def vend_token(session: DbSession, connection: Connection, deps: Deps, *, actor: Actor) -> Vended:
     """A usable token for `connection`, refreshed first (single flight) when due; else
     Unavailable."""
-    now = ctx.clock()
-    if _ready(connection, now, ctx.policy):
+    now = deps.clock()
+    if _ready(connection, now, deps.policy):
         return _vended(connection)
     fresh, _ = tokens.fresh_token(
         session,
-        ctx.clients,
+        deps.clients,
         connection.id,
-        clock=ctx.clock,
-        policy=ctx.policy,
-        notifier=ctx.notifier,
-        wait=ctx.wait,
+        clock=deps.clock,
+        policy=deps.policy,
+        notifier=deps.notifier,
+        wait=deps.wait,
         actor=actor,
     )
-    now = ctx.clock()
+    now = deps.clock()
     current = fresh or connection
     if fresh is None or not tokens.usable(fresh, now):
-        raise unavailable(current, now, ctx.policy.margin)
+        raise unavailable(current, now, deps.policy.margin)
     return _vended(fresh)
 
 

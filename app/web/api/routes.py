@@ -24,6 +24,7 @@ from app.infra.extensions import csrf, db
 from app.infra.throttle import SharedWindow
 from app.models import MAX_ID, ApiKey, Connection, utcnow
 from app.refresh import rejections
+from app.services.deps import Deps
 from app.services.service_api import proxy, service_clients, vend
 from app.web.providers import client_for, notifier, policy, read_cache, read_engine
 from app.web.security import settings
@@ -189,8 +190,8 @@ def _margin() -> timedelta:
     return timedelta(seconds=settings().refresh_margin)
 
 
-def _token_context() -> vend.TokenContext:
-    return vend.TokenContext(client_for, utcnow, policy(), notifier())
+def _token_context() -> Deps:
+    return Deps(client_for, utcnow, policy(), notifier())
 
 
 @bp.get("/openapi.json")
