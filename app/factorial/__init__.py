@@ -1,6 +1,6 @@
 """The only package that speaks HTTP to Factorial; it imports nothing of ours but settings types."""
 
-from app.factorial.client import FactorialClient, TokenKind, new_http_session
+from app.factorial.client import FactorialClient, TokenKind
 from app.factorial.errors import (
     FactorialError,
     Forbidden,
@@ -13,6 +13,7 @@ from app.factorial.errors import (
     UnexpectedResponse,
     parse_retry_after,
 )
+from app.factorial.http_session import new_http_session
 from app.factorial.ratelimit import PostLimiter, limit_for
 from app.factorial.responses import (
     CreatedApiKey,
