@@ -23,6 +23,7 @@ from app.infra.settings import SANDBOX_CLIENT_SECRET
 from app.models import Admin
 from app.services.people import admins
 from sandbox.testing import SandboxServer
+from tests import network_guard
 
 ADMIN_EMAIL = "ada@example.com"
 VIEWER_EMAIL = "vera@example.com"
@@ -72,6 +73,17 @@ def no_secret_in_any_log_line(tmp_path_factory: pytest.TempPathFactory) -> Itera
         line[:200] for line in lines if any(c in json.loads(line)["message"] for c in canaries)
     ]
     assert leaks == [], f"secrets reached the logs: {leaks[:3]}"
+
+
+@pytest.fixture(autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Fails a test that connects anywhere but loopback or a Unix socket, even if the code under
+    test swallows the refusal. It guards this process and its threads only: subprocesses
+    (gunicorn, the sweeper, browsers) are out of its reach."""
+    with pytest.MonkeyPatch.context() as patch:
+        refused = network_guard.install(patch)
+        yield
+    assert refused == [], f"the test reached beyond loopback: {refused}"
 
 
 @pytest.fixture(scope="session")
