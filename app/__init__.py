@@ -30,6 +30,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     bootstrap.register_config(app, settings, overrides or {})
     bootstrap.register_logging(app, settings)
     bootstrap.register_extensions(app, settings)
+    bootstrap.register_wiring(app, settings)
     bootstrap.register_security(app, settings)
     bootstrap.register_templating(app)
     bootstrap.register_errors(app)

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.infra import crypto
+from app.infra import database
+from app.infra.crypto import KeyRing
 from app.infra.extensions import csrf, db, login_manager, migrate
 from app.infra.logging import setup_logging
 from app.infra.read_cache import cache_for
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 
 def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
-    app.extensions["settings"] = settings
     _instance_folder(app, settings.database_url)
     app.config.update(overrides)
     app.config.update(
@@ -33,7 +32,7 @@ def register_config(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         DEBUG=settings.debug,
         TESTING=overrides.get("TESTING", settings.app_env == "test"),
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings.database_url),
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -63,53 +62,6 @@ def _instance_folder(app: Flask, url: str) -> None:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
 
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        # SQLite has one writer at a time and every transaction takes the write lock (BEGIN
-        # IMMEDIATE, below). One pooled connection per process makes threads queue for it
-        # without delay, instead of polling SQLite's busy handler in growing sleeps; other
-        # processes still wait through the busy timeout. Sessions give the connection back at
-        # commit or rollback, and no transaction is held while Factorial is called.
-        return {
-            "connect_args": {"timeout": 30, "check_same_thread": False},
-            "pool_size": 1,
-            "max_overflow": 0,
-            "pool_timeout": 30,
-        }
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
-
-
-def _is_sqlite(dbapi_connection: Any) -> bool:
-    return type(dbapi_connection).__module__.startswith("sqlite3")
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL and a busy timeout let many workers share one SQLite file."""
-    if _is_sqlite(dbapi_connection):
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # WAL + NORMAL: commits survive an application crash; only an OS crash or power loss
-        # can drop the last transactions. PostgreSQL is the production database.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN: a read-then-write transaction can then never fail
-    with a stale snapshot when another worker wrote in between (it waits instead). The service
-    API's single-statement reads (`app.infra.reads`) run outside such transactions."""
-    dbapi_connection = connection.connection.dbapi_connection
-    if _is_sqlite(dbapi_connection):
-        # Straight to the driver: SQLAlchemy's own execute path would add its overhead to
-        # every transaction, and this statement needs none of it.
-        dbapi_connection.execute("BEGIN IMMEDIATE")
-
-
 def register_logging(app: Flask, settings: Settings) -> None:
     setup_logging(settings.log_level, settings.log_format)
     for warning in settings.warnings:
@@ -117,28 +69,13 @@ def register_logging(app: Flask, settings: Settings) -> None:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    crypto.configure(settings.token_encryption_keys)
     if settings.app_env == "test":
         from app.services.people.passwords import use_fast_hashing
 
         use_fast_hashing()
     db.init_app(app)
-    with app.app_context():
-        connect_args = _engine_options(settings.database_url).get("connect_args", {})
-        read_engine = reader_engine(db.engine, connect_args)
-        read_cache = cache_for(read_engine, db.engine, connect_args, settings.vend_cache_seconds)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
-    # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).
-    # Flask-Limiter is not used: no route has a declared limit, and its per-request hooks would
-    # cost every request, the service API's hot path included, for nothing.
-    app.extensions["wiring"] = Wiring(
-        settings=settings,
-        deps=deps_from(settings),
-        read_engine=read_engine,
-        read_cache=read_cache,
-        login_throttle=SignInWindow(settings.ratelimit_storage_uri),
-    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -149,11 +86,34 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     login_manager.user_loader(sessions.load)
 
 
+def register_wiring(app: Flask, settings: Settings) -> None:
+    """Build what the app is made of (`app.wiring`) once; its engines get the key ring."""
+    from app.web.api.runtime import build_service_api
+
+    ring = KeyRing(settings.token_encryption_keys)
+    with app.app_context():
+        engine = db.engine
+    database.prepare(engine, ring)
+    connect_args = database.engine_options(settings.database_url).get("connect_args", {})
+    read_engine = reader_engine(engine, connect_args)
+    database.prepare(read_engine, ring)
+    read_cache = cache_for(read_engine, engine, connect_args, settings.vend_cache_seconds)
+    # Sign-in throttling counts in a `limits` storage of its own per app (Redis when configured).
+    # Flask-Limiter is not used: no route has a declared limit, and its per-request hooks would
+    # cost every request, the service API's hot path included, for nothing.
+    app.extensions["wiring"] = Wiring(
+        settings=settings,
+        deps=deps_from(settings),
+        keyring=ring,
+        read_engine=read_engine,
+        service_api=build_service_api(settings, app.config, read_engine, read_cache),
+        login_throttle=SignInWindow(settings.ratelimit_storage_uri),
+    )
+
+
 def register_security(app: Flask, settings: Settings) -> None:
-    from app.web.api.token_lane import install_token_lane
     from app.web.security import ApiAwareSessionInterface, install_security_headers
 
-    install_token_lane(app)  # inside the security headers: they apply to its answers too
     install_security_headers(app, settings)
     app.session_interface = ApiAwareSessionInterface()
 

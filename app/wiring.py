@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import requests
 from flask import Flask, current_app
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from app.factorial import FactorialClient, new_http_session
 from app.infra import metrics
-from app.infra.read_cache import ReadCache
+from app.infra.crypto import KeyRing
 from app.infra.settings import Settings
 from app.infra.throttle import SignInWindow
 from app.models import utcnow
@@ -26,13 +26,17 @@ from app.refresh.policy import ClientFactory, RefreshPolicy
 from app.services.deps import Deps
 from app.services.notify import Notifier
 
+if TYPE_CHECKING:
+    from app.web.api.runtime import ServiceApi
+
 
 @dataclass(frozen=True)
 class Wiring:
     settings: Settings
     deps: Deps
+    keyring: KeyRing  # also bound to the app's engines: EncryptedText columns use it
     read_engine: Engine
-    read_cache: ReadCache | None
+    service_api: ServiceApi  # the service API's reads, limiter, usage counter, document
     login_throttle: SignInWindow
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from app.infra import crypto
-from app.infra.crypto import EncryptedText, Secret, Undecryptable
+from app.infra.crypto import EncryptedText, KeyRing, Secret, Undecryptable
 from app.services.encryption import rotate_all
 
 OLD, NEW = crypto.generate_key(), crypto.generate_key()
@@ -19,11 +29,25 @@ vault = Table(
 )
 
 
+def use_keys(session: Session, *keys: str) -> KeyRing:
+    """Bind a ring of `keys` to the session's engine, as create_app binds the app's."""
+    ring = KeyRing(keys)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    crypto.bind_keyring(engine, ring)
+    return ring
+
+
+def vault_engine(*keys: str) -> Engine:
+    engine = create_engine("sqlite://")
+    crypto.bind_keyring(engine, KeyRing(keys))
+    metadata.create_all(engine)
+    return engine
+
+
 @pytest.fixture
 def session() -> Iterator[Session]:
-    crypto.configure([OLD])
-    engine = create_engine("sqlite://")
-    metadata.create_all(engine)
+    engine = vault_engine(OLD)
     with Session(engine) as s:
         s.execute(
             insert(vault), [{"id": i, "value": Secret(f"token-{i}-abcdefgh")} for i in range(3)]
@@ -83,9 +107,8 @@ def test_fingerprint_is_last_four() -> None:
 
 
 def test_rotation_reencrypts_with_the_first_key(session: Session) -> None:
-    crypto.configure([NEW, OLD])
-    report = rotate_all(session, [(vault, vault.c.value)])
-    crypto.configure([NEW])
+    report = rotate_all(session, use_keys(session, NEW, OLD), [(vault, vault.c.value)])
+    use_keys(session, NEW)
     assert report.rotated == 3
     assert [
         session.scalar(select(vault.c.value).where(vault.c.id == i)).reveal() for i in range(3)
@@ -93,10 +116,10 @@ def test_rotation_reencrypts_with_the_first_key(session: Session) -> None:
 
 
 def test_second_rotation_changes_nothing(session: Session) -> None:
-    crypto.configure([NEW, OLD])
-    rotate_all(session, [(vault, vault.c.value)])
+    ring = use_keys(session, NEW, OLD)
+    rotate_all(session, ring, [(vault, vault.c.value)])
     before = raw_values(session)
-    report = rotate_all(session, [(vault, vault.c.value)])
+    report = rotate_all(session, ring, [(vault, vault.c.value)])
     assert (report.rotated, raw_values(session)) == (0, before)
 
 
@@ -115,6 +138,31 @@ def test_undecryptable_secret_refuses_to_reveal(session: Session) -> None:
 
 def test_rotation_counts_undecryptable_and_keeps_going(session: Session) -> None:
     session.execute(text("UPDATE vault SET value = 'garbage' WHERE id = 0"))
-    crypto.configure([NEW, OLD])
-    report = rotate_all(session, [(vault, vault.c.value)])
+    report = rotate_all(session, use_keys(session, NEW, OLD), [(vault, vault.c.value)])
     assert (report.rotated, report.undecryptable) == (2, 1)
+
+
+def test_each_engine_seals_with_its_own_ring() -> None:
+    """Two apps in one process (two engines) never share keys: each reads what it wrote, and
+    neither can open the other's ciphertext."""
+    engines = vault_engine(OLD), vault_engine(NEW)
+    for number, engine in enumerate(engines):
+        with Session(engine) as s:
+            s.execute(insert(vault), [{"id": 1, "value": Secret(f"secret-{number}")}])
+            s.commit()
+    ciphers = [raw_values(Session(engine))[0] for engine in engines]
+    with Session(engines[0]) as s:
+        s.execute(text("UPDATE vault SET value = :v WHERE id = 1"), {"v": ciphers[1]})
+        foreign = s.scalar(select(vault.c.value))
+    assert [crypto.keyring_for(e).decrypt(c) for e, c in zip(engines, ciphers, strict=True)] == [
+        "secret-0",
+        "secret-1",
+    ]
+    assert foreign is not None and not foreign.readable
+
+
+def test_an_engine_without_a_ring_refuses_to_encrypt() -> None:
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with Session(engine) as s, pytest.raises(Exception, match="no encryption keys are bound"):
+        s.execute(insert(vault), [{"id": 1, "value": Secret("secret")}])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from app.cli import DOTENV_MARK, demo_dotenv
+from app.cli.demo import DOTENV_MARK, demo_dotenv
 
 DEMO = ["APP_ENV=demo", "FACTORIAL_DEMO_BASE_URL=http://127.0.0.1:5001"]
 

@@ -15,7 +15,7 @@ from app import create_app
 from app.infra import crypto
 from app.infra.crypto import KeyRing, Undecryptable
 from app.infra.extensions import db
-from tests.test_production_start import free_port
+from tests.processes import free_port
 
 PG_PASSWORD = "pg-password-never-shown"
 
@@ -25,6 +25,11 @@ class BrokenKeyRing(KeyRing):
 
     def decrypt(self, ciphertext: str) -> str:
         raise Undecryptable("cannot decrypt")
+
+
+def unbind_keys(app: Flask) -> None:
+    with app.app_context():
+        crypto.bind_keyring(db.engine, None)
 
 
 def ready(client: FlaskClient) -> tuple[int, dict[str, Any]]:
@@ -110,8 +115,8 @@ def test_empty_database_is_not_ready(unmigrated_app: Flask) -> None:
     assert (status, reason.startswith("database at none, code expects ")) == (503, True)
 
 
-def test_missing_keys_are_not_ready(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_keyring", None)
+def test_missing_keys_are_not_ready(app: Flask, client: FlaskClient) -> None:
+    unbind_keys(app)
     status, body = ready(client)
     assert (status, body["failing"], body["checks"]["keys"]["reason"]) == (
         503,
@@ -120,8 +125,9 @@ def test_missing_keys_are_not_ready(client: FlaskClient, monkeypatch: pytest.Mon
     )
 
 
-def test_broken_keys_are_not_ready(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_keyring", BrokenKeyRing([crypto.generate_key()]))
+def test_broken_keys_are_not_ready(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        crypto.bind_keyring(db.engine, BrokenKeyRing([crypto.generate_key()]))
     status, body = ready(client)
     assert (status, body["failing"], body["checks"]["keys"]["reason"]) == (
         503,
@@ -130,6 +136,6 @@ def test_broken_keys_are_not_ready(client: FlaskClient, monkeypatch: pytest.Monk
     )
 
 
-def test_not_ready_is_never_cached(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto, "_keyring", None)
+def test_not_ready_is_never_cached(app: Flask, client: FlaskClient) -> None:
+    unbind_keys(app)
     assert client.get("/readyz").headers["Cache-Control"] == "no-store"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Dialect, Text
+from sqlalchemy import Dialect, Engine, Text
 from sqlalchemy.types import TypeDecorator
 
 DECRYPT_CACHE_SIZE = 4096
@@ -124,20 +125,27 @@ class KeyRing:
             ) from exc
 
 
-_keyring: KeyRing | None = None
+_rings: weakref.WeakKeyDictionary[Dialect, KeyRing] = weakref.WeakKeyDictionary()
 
 
-def configure(keys: Iterable[str]) -> KeyRing:
-    """Install the process-wide key ring (called by create_app and the CLI)."""
-    global _keyring
-    _keyring = KeyRing(keys)
-    return _keyring
+def bind_keyring(engine: Engine, ring: KeyRing | None) -> None:
+    """Make `engine`'s EncryptedText columns seal and open with `ring` (None: with nothing).
+
+    The ring belongs to the engine (its dialect, which SQLAlchemy hands to column types), so
+    two apps in one process never share one, and it goes away with the engine."""
+    if ring is None:
+        _rings.pop(engine.dialect, None)
+    else:
+        _rings[engine.dialect] = ring
 
 
-def keyring() -> KeyRing:
-    if _keyring is None:
-        raise RuntimeError("encryption keys are not configured; call crypto.configure() first")
-    return _keyring
+def keyring_for(engine: Engine | Dialect) -> KeyRing:
+    """The ring bound to the engine (or its dialect); RuntimeError when none is."""
+    dialect = engine.dialect if isinstance(engine, Engine) else engine
+    ring = _rings.get(dialect)
+    if ring is None:
+        raise RuntimeError("no encryption keys are bound to this database engine")
+    return ring
 
 
 def generate_key() -> str:
@@ -145,7 +153,8 @@ def generate_key() -> str:
 
 
 class EncryptedText(TypeDecorator[Secret]):
-    """A column holding a Secret, stored as Fernet ciphertext."""
+    """A column holding a Secret, stored as Fernet ciphertext under the ring bound to the
+    engine that reads or writes it (`bind_keyring`)."""
 
     impl = Text
     cache_ok = True
@@ -156,12 +165,12 @@ class EncryptedText(TypeDecorator[Secret]):
         if isinstance(value, UndecryptableSecret):
             raise Undecryptable("refusing to store an undecryptable secret")
         plaintext = value.reveal() if isinstance(value, Secret) else str(value)
-        return keyring().encrypt(plaintext)
+        return keyring_for(dialect).encrypt(plaintext)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Secret | None:
         if value is None:
             return None
         try:
-            return Secret(keyring().decrypt(str(value)))
+            return Secret(keyring_for(dialect).decrypt(str(value)))
         except Undecryptable:
             return UndecryptableSecret()

@@ -3,10 +3,10 @@
 The token endpoint answers from one SELECT. Through SQLAlchemy's execution layer (a Connection,
 its transaction, the execution context, the result object) that SELECT cost several times what
 the database spent on it, and on SQLite its transaction also waited for the write lock that
-every other transaction here takes (BEGIN IMMEDIATE, see `bootstrap`). A `PreparedRead` keeps
-SQLAlchemy for what it is good at, building the statement, compiling it once per dialect, and
-converting each column with the column's own type (dates, decrypted secrets), and hands the SQL
-to a pooled DBAPI connection directly:
+every other transaction here takes (BEGIN IMMEDIATE, see `app.infra.database`). A
+`PreparedRead` keeps SQLAlchemy for what it is good at, building the statement, compiling it
+once per engine, and converting each column with the column's own type (dates, decrypted
+secrets), and hands the SQL to a pooled DBAPI connection directly:
 
 - the connection is in autocommit mode, so the one statement is its own implicit read
   transaction: on SQLite a consistent snapshot under WAL that never waits for, or blocks, a
@@ -18,6 +18,7 @@ snapshot, goes through a Session.
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def reader_engine(engine: Engine, connect_args: Mapping[str, Any]) -> Engine:
     url = engine.url
     backend, options = url.get_backend_name(), dict(connect_args)
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
-        pass  # the connect listener (bootstrap) puts every SQLite connection in autocommit mode
+        pass  # `app.infra.database.prepare` puts its SQLite connections in autocommit mode
     elif backend == "postgresql" and url.get_driver_name() == "psycopg":
         options["autocommit"] = True
     else:
@@ -74,11 +75,14 @@ class PreparedRead:
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self._keys = tuple(str(column.key) for column in statement.selected_columns)
-        self._by_dialect: dict[str, _Compiled] = {}
+        # Per engine (each has its dialect): column types convert with what the engine holds,
+        # such as the key ring that opens its encrypted columns (`crypto.bind_keyring`).
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        key = f"{dialect.name}+{dialect.driver}:{dialect.paramstyle}"
-        found = self._by_dialect.get(key)
+        found = self._by_dialect.get(dialect)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
@@ -92,7 +96,7 @@ class PreparedRead:
             positional = tuple(compiled.positiontup or ()) if compiled.positional else None
             record = namedtuple("Record", self._keys)  # type: ignore[misc]
             found = _Compiled(compiled.string, positional, compiled, processors, record)
-            self._by_dialect[key] = found
+            self._by_dialect[dialect] = found
         return found
 
     def first(self, engine: Engine, **values: Any) -> Any:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Table, Text, select, type_coerce, update
 
-from app.infra import crypto
-from app.infra.crypto import EncryptedText, Undecryptable
+from app.infra.crypto import EncryptedText, KeyRing, Undecryptable
 from app.infra.extensions import Base
 from app.services import DbSession
 
@@ -31,10 +30,12 @@ def encrypted_columns() -> list[tuple[Table, Column[object]]]:
 
 
 def rotate_all(
-    session: DbSession, columns: Iterable[tuple[Table, Column[object]]] | None = None
+    session: DbSession,
+    ring: KeyRing,
+    columns: Iterable[tuple[Table, Column[object]]] | None = None,
 ) -> RotationReport:
-    """Re-encrypt what the primary key cannot already open; a second run rotates nothing."""
-    ring = crypto.keyring()
+    """Re-encrypt under `ring`'s primary key what it cannot already open; a second run
+    rotates nothing."""
     report = RotationReport()
     for table, column in encrypted_columns() if columns is None else columns:
         pk = next(iter(table.primary_key.columns))

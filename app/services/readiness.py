@@ -84,10 +84,10 @@ def check_migrations(engine: Engine, migrations_dir: Path | str) -> Check:
     return Check("migrations", True)
 
 
-def check_keys() -> Check:
-    """The key ring is configured and a value survives encrypt → decrypt."""
+def check_keys(engine: Engine) -> Check:
+    """The engine's encrypted columns have a key ring, and a value survives encrypt → decrypt."""
     try:
-        ring = crypto.keyring()
+        ring = crypto.keyring_for(engine)
     except RuntimeError:
         return Check("keys", False, "encryption keys are not loaded")
     try:
@@ -108,4 +108,4 @@ def readiness(engine: Engine, migrations_dir: Path | str) -> Readiness:
         if database.ok
         else Check("migrations", False, "database unreachable")
     )
-    return Readiness((database, migrations, check_keys()))
+    return Readiness((database, migrations, check_keys(engine)))

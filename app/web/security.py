@@ -8,7 +8,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, abort, current_app
+from flask import Flask, Request, abort
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
@@ -19,11 +19,6 @@ from app.infra.request_id import end_request, start_request
 from app.infra.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def settings() -> Settings:
-    """The running app's settings object."""
-    return cast(Settings, current_app.extensions["settings"])
 
 
 def _origin(url: str) -> str:
