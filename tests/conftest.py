@@ -23,7 +23,7 @@ from app.infra.settings import SANDBOX_CLIENT_SECRET
 from app.models import Admin
 from app.services.people import admins
 from sandbox.testing import SandboxServer
-from tests import network_guard
+from tests import factories, network_guard
 
 ADMIN_EMAIL = "ada@example.com"
 VIEWER_EMAIL = "vera@example.com"
@@ -194,3 +194,15 @@ def load_admin(app: Flask, admin_id: int) -> Admin:
         assert admin is not None
         db.session.expunge(admin)
         return admin
+
+
+@pytest.fixture
+def user_connection(app: Flask, sandbox: SandboxServer) -> int:
+    """A real user grant at the sandbox, stored as a connection row."""
+    return factories.grant_user_token(app, sandbox)
+
+
+@pytest.fixture
+def api_key_id(app: Flask, sandbox: SandboxServer) -> int:
+    """The sandbox's seeded key of company 1, stored through the service."""
+    return factories.store_api_key(app, sandbox)

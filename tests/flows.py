@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -73,3 +73,12 @@ def load_connection(app: Flask, connection_id: int) -> Connection:
         assert connection is not None
         db.session.expunge(connection)
         return connection
+
+
+def with_params(callback: str, **changes: str | None) -> str:
+    """Our callback path with query parameters changed, or removed where the value is None."""
+    params = {k: v[0] for k, v in query_of(callback).items()}
+    params.update({k: v for k, v in changes.items() if v is not None})
+    for key in [k for k, v in changes.items() if v is None]:
+        params.pop(key, None)
+    return f"/oauth/callback?{urlencode(params)}"

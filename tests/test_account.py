@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.infra.extensions import db
 from app.models import Admin, AuditEvent
 from tests.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, AuthActions
-from tests.test_sign_in_sessions import copy_of
+from tests.helpers import copy_of
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 

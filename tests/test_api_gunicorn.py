@@ -15,15 +15,12 @@ import requests
 from flask import Flask
 
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
+from tests.factories import make_client
+from tests.helpers import bearer, expire_soon
 from tests.lifecycle import access_token, refresh_requests
-from tests.test_api_helpers import bearer, expire_soon, make_client
-from tests.test_production_start import GUNICORN, ROOT, free_port
-from tests.test_sweep_processes import process_env
-from tests.test_throttling_gunicorn import wait_until_up
+from tests.processes import GUNICORN, ROOT, free_port, process_env, wait_until_up
 
 pytestmark = pytest.mark.slow
-user_connection = helpers.user_connection
 CALLERS = 100
 
 

@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import CREDENTIALS_PATH, KEY_PATH, add_key, post_action, seeded_key
 from tests.conftest import AuthActions
-from tests.test_api_helpers import audit_rows, bearer, make_client
+from tests.factories import make_client
+from tests.helpers import audit_rows, bearer
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
+from tests import helpers
+from tests.factories import make_client
+from tests.helpers import LEAVES, bearer
 from tests.redis_support import flushed, require_redis_url
-from tests.test_api_helpers import LEAVES, bearer, make_client
 
-api_key_id = helpers.api_key_id
 LEAVE = {"employee_id": 1002, "start_on": "2026-12-01", "finish_on": "2026-12-02"}
 
 

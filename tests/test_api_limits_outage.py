@@ -23,12 +23,11 @@ from app.services import notify
 from app.services.deps import Deps
 from app.services.service_api import proxy
 from app.wiring import client_factory
-from tests import test_api_helpers as helpers
+from tests.factories import ADMIN, make_client
+from tests.helpers import LEAVES, bearer
 from tests.production.servers import Redis, binary, free_port
 from tests.redis_support import in_ci
-from tests.test_api_helpers import ADMIN, LEAVES, bearer, make_client
 
-api_key_id = helpers.api_key_id
 LEAVE = {"employee_id": 1002, "start_on": "2026-12-01", "finish_on": "2026-12-02"}
 CANARY = "hunter2-canary"
 

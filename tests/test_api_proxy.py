@@ -10,19 +10,9 @@ from flask.testing import FlaskClient
 
 from app.models import ApiKey
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
-from tests.test_api_helpers import (
-    CREDENTIALS,
-    EMPLOYEES,
-    LEAVES,
-    audit_rows,
-    bearer,
-    last_used,
-    make_client,
-)
+from tests.factories import make_client
+from tests.helpers import CREDENTIALS, EMPLOYEES, LEAVES, audit_rows, bearer, last_used
 
-user_connection = helpers.user_connection
-api_key_id = helpers.api_key_id
 LEAVE = {"employee_id": 1002, "start_on": "2026-12-01", "finish_on": "2026-12-02"}
 
 

@@ -23,10 +23,18 @@ from app.services.deps import Deps
 from app.services.notify import Notifier
 from app.wiring import client_factory
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
 from tests.api_key_flows import seeded_key
 from tests.conftest import AuthActions
+from tests.factories import ADMIN, make_client
 from tests.flows import connect_account, connection_id_from
+from tests.helpers import (
+    CREDENTIALS,
+    EMPLOYEES,
+    bearer,
+    credential_checks,
+    revoke_access_token,
+    set_columns,
+)
 from tests.lifecycle import (
     HOOK_URL,
     access_token,
@@ -34,22 +42,8 @@ from tests.lifecycle import (
     refresh_requests,
     status,
 )
-from tests.test_api_helpers import (
-    ADMIN,
-    CREDENTIALS,
-    EMPLOYEES,
-    bearer,
-    make_client,
-    set_columns,
-)
 
-user_connection = helpers.user_connection
-api_key_id = helpers.api_key_id
 KEYS_ONLY = "v1/core/keys"  # Factorial answers 401 to any bearer token there
-SANDBOX_CLIENT = {
-    "client_id": "factorial-connect-sandbox",
-    "client_secret": "sandbox-client-secret",
-}
 
 
 def via_connection(connection_id: int, path: str = CREDENTIALS) -> str:
@@ -58,16 +52,6 @@ def via_connection(connection_id: int, path: str = CREDENTIALS) -> str:
 
 def via_key(key_id: int, path: str = CREDENTIALS) -> str:
     return f"/api/v1/api-keys/{key_id}/proxy/{path}"
-
-
-def revoke_access_token(sandbox: SandboxServer, token: str) -> None:
-    """Kill only the access token at Factorial; its refresh token still works."""
-    form = {"token": token, "token_type_hint": "access_token", **SANDBOX_CLIENT}
-    requests.post(f"{sandbox.url}/oauth/revoke", data=form, timeout=5).raise_for_status()
-
-
-def credential_checks(sandbox: SandboxServer) -> int:
-    return sandbox.counts()["requests"].get(f"/api/{CREDENTIALS}", 0)
 
 
 def minutes_ago(minutes: float) -> datetime:

@@ -12,7 +12,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
 from sandbox.testing import SandboxServer
-from tests.test_api_helpers import bearer, grant_user_token, make_client, store_api_key
+from tests.factories import grant_user_token, make_client, store_api_key
+from tests.helpers import bearer
 
 DOCUMENT = json.loads(
     (Path(__file__).parent.parent / "app" / "web" / "api" / "openapi.json").read_text()

@@ -10,13 +10,8 @@ from flask.testing import FlaskClient
 
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
-from tests.test_api_helpers import (
-    CREDENTIALS,
-    bearer,
-    grant_user_token,
-    make_client,
-    store_api_key,
-)
+from tests.factories import grant_user_token, make_client, store_api_key
+from tests.helpers import CREDENTIALS, bearer
 
 REALM = 'Bearer realm="factorial-connect"'
 ROUTES = {

@@ -12,18 +12,9 @@ from flask.testing import FlaskClient
 
 from app.models import Connection, ServiceClient, utcnow
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
+from tests.factories import make_client
+from tests.helpers import audit_rows, bearer, expire_soon, last_used, set_columns
 from tests.lifecycle import access_token, refresh_requests
-from tests.test_api_helpers import (
-    audit_rows,
-    bearer,
-    expire_soon,
-    last_used,
-    make_client,
-    set_columns,
-)
-
-user_connection = helpers.user_connection
 
 
 def vend(client: FlaskClient, secret: str, connection_id: int) -> tuple[int, dict[str, object]]:

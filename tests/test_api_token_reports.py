@@ -14,13 +14,9 @@ from werkzeug.test import TestResponse
 
 from app.models import utcnow
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
+from tests.factories import make_client
+from tests.helpers import CREDENTIALS, bearer, credential_checks, revoke_access_token, set_columns
 from tests.lifecycle import access_token, refresh_requests, status
-from tests.test_api_helpers import CREDENTIALS, bearer, make_client, set_columns
-from tests.test_api_rejections import credential_checks, revoke_access_token
-
-user_connection = helpers.user_connection
-api_key_id = helpers.api_key_id
 
 
 @pytest.fixture

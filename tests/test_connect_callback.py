@@ -7,7 +7,6 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -31,6 +30,7 @@ from tests.flows import (
     query_of,
     start_connect,
     token_requests,
+    with_params,
 )
 
 pytestmark = pytest.mark.usefixtures("admin_id")
@@ -38,14 +38,6 @@ pytestmark = pytest.mark.usefixtures("admin_id")
 
 def genuine_callback(client: FlaskClient, auth: AuthActions, sandbox: SandboxServer) -> str:
     return approve(sandbox, start_connect(client, auth), ACME_ADMIN)
-
-
-def with_params(callback: str, **changes: str | None) -> str:
-    params = {k: v[0] for k, v in query_of(callback).items()}
-    params.update({k: v for k, v in changes.items() if v is not None})
-    for key in [k for k, v in changes.items() if v is None]:
-        params.pop(key, None)
-    return f"/oauth/callback?{urlencode(params)}"
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from tests.flows import (
     query_of,
     start_connect,
     token_requests,
+    with_params,
 )
-from tests.test_connect_callback import with_params
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 OTHER_ISSUER = "https://api.factorialhr.com"

@@ -21,8 +21,9 @@ from flask.testing import FlaskClient
 
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
+from tests.factories import make_client
+from tests.helpers import bearer
 from tests.lifecycle import connect_user, load, refresh_requests, run_sweep, settings_of, status
-from tests.test_api_helpers import bearer, make_client
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,12 +17,11 @@ from sqlalchemy import create_engine, text
 
 from app.refresh import tokens
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
 from tests.conftest import AuthActions
+from tests.factories import make_client
+from tests.helpers import bearer
 from tests.lifecycle import connect_user, load, refresh, refresh_requests, status
-from tests.test_api_helpers import bearer, make_client
 
-user_connection = helpers.user_connection
 pytestmark = [
     pytest.mark.usefixtures("admin_id"),
     pytest.mark.skipif(

@@ -19,9 +19,10 @@ from app.services.keys import api_keys
 from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 from tests.conftest import REDIRECT_URI, AuthActions
+from tests.factories import make_client, store_api_key
 from tests.flows import ACME_ADMIN, connect_account, connection_id_from
+from tests.helpers import bearer, expire_soon
 from tests.lifecycle import HOOK_URL, access_token, connect_user, refresh
-from tests.test_api_helpers import bearer, expire_soon, make_client, store_api_key
 
 
 @pytest.fixture

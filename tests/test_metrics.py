@@ -25,11 +25,11 @@ from app.refresh.scheduler import sweep_once
 from app.web.metrics import is_internal
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
+from tests.factories import make_client
 from tests.flows import ACME_ADMIN, connect_account, connection_id_from
+from tests.helpers import CREDENTIALS, bearer, exposition, samples, set_columns, value
 from tests.lifecycle import access_token, connect_user, make_due, refresh, refresh_token
-from tests.test_api_helpers import CREDENTIALS, bearer, make_client, set_columns
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 METRICS_TOKEN = "metrics-token-" + "m" * 32
 PUBLIC = {"REMOTE_ADDR": "203.0.113.5"}
 FAMILIES = (
@@ -44,24 +44,6 @@ FAMILIES = (
     "factorial_connect_proxy_requests",
     "factorial_connect_metrics_database_up",
 )
-
-
-def exposition(client: FlaskClient) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_data(as_text=True)
-
-
-def samples(client: FlaskClient) -> Samples:
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(exposition(client))
-        for s in family.samples
-    }
-
-
-def value(found: Samples, name: str, **labels: str) -> float:
-    return found.get((name, frozenset(labels.items())), 0.0)
 
 
 def token_calls(client: FlaskClient) -> float:

@@ -18,7 +18,8 @@ from app.models import SCOPES
 from app.web.numbers import MAX_ID, IdConverter, up_to
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
-from tests.test_api_helpers import bearer, grant_user_token, make_client, store_api_key
+from tests.factories import grant_user_token, make_client, store_api_key
+from tests.helpers import bearer
 
 ODD_IDS = {
     "huge": "99999999999999999999",

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,32 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def production_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_", "SECRET"))}
-    env.update(
-        APP_ENV="production",
-        SECRET_KEY="Vh3-Tq8LxZ0pN6cWbK2yRj9dMf4sUe7aGo1iYnPk5ErJ",
-        TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        FACTORIAL_CLIENT_ID="client",
-        FACTORIAL_CLIENT_SECRET="client-secret-value",
-        FACTORIAL_REDIRECT_URI="https://connect.example.com/oauth/callback",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        INSTANCE_PATH=str(tmp_path),
-        SCHEDULER="off",
-    )
-    return env
+from tests.processes import GUNICORN, ROOT, free_port, production_env
 
 
 def run_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[str]:

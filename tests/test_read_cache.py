@@ -20,9 +20,7 @@ from app.infra.read_cache import APPLICATION_NAME, CHANNEL, MISS, ChangeFeed, Re
 from app.models import Connection, ServiceClient, ServiceClientGrant, utcnow
 from app.services.service_api import service_clients
 from app.wiring import wiring
-from tests import test_api_helpers as helpers
-
-user_connection = helpers.user_connection
+from tests import factories, helpers
 
 
 def _postgres_only(database_url: str) -> None:
@@ -94,7 +92,7 @@ def _outside(database_url: str, statement: Any) -> None:
 def test_a_repeated_call_is_served_without_reading_the_database(
     app: Flask, client: FlaskClient, cache: ReadCache, reads: list[int], user_connection: int
 ) -> None:
-    secret = helpers.make_client(app, connections=(user_connection,))
+    secret = factories.make_client(app, connections=(user_connection,))
     # PostgreSQL tells of those commits a moment after they return: hear them before counting.
     _until(lambda: _quiet_for(cache, 0.3), "the database kept announcing changes")
     first = _token(client, user_connection, secret)
@@ -111,7 +109,7 @@ def test_a_repeated_call_is_served_without_reading_the_database(
 def test_a_wrong_secret_is_refused_from_memory_too(
     app: Flask, client: FlaskClient, cache: ReadCache, reads: list[int], user_connection: int
 ) -> None:
-    secret = helpers.make_client(app, connections=(user_connection,))
+    secret = factories.make_client(app, connections=(user_connection,))
     assert _token(client, user_connection, secret).status_code == 200
     wrong = secret[:-4] + ("aaaa" if not secret.endswith("aaaa") else "bbbb")
     refused = _token(client, user_connection, wrong)
@@ -137,7 +135,7 @@ def test_a_write_from_another_process_is_seen_once_the_database_says_so(
     backend is signalled, then sends it): the next call after it arrives must not be answered
     from memory. The age bound is lifted here, so only the notice can make the change seen."""
     cache.seconds = 3600
-    secret = helpers.make_client(app, connections=(user_connection,))
+    secret = factories.make_client(app, connections=(user_connection,))
     assert _token(client, user_connection, secret).status_code == 200
     assert _token(client, user_connection, secret).status_code == 200  # now from memory
     past = utcnow() - timedelta(hours=1)
@@ -164,19 +162,19 @@ def test_a_write_from_another_process_is_seen_once_the_database_says_so(
 def test_a_write_in_this_process_is_seen_at_once(
     app: Flask, client: FlaskClient, cache: ReadCache, user_connection: int
 ) -> None:
-    secret = helpers.make_client(app, connections=(user_connection,))
+    secret = factories.make_client(app, connections=(user_connection,))
     assert _token(client, user_connection, secret).status_code == 200
     assert _token(client, user_connection, secret).status_code == 200
     with app.app_context():
         row = db.session.scalars(select(ServiceClient)).one()
-        service_clients.revoke(db.session, row, actor=helpers.ADMIN, now=utcnow())
+        service_clients.revoke(db.session, row, actor=factories.ADMIN, now=utcnow())
     assert _token(client, user_connection, secret).status_code == 401
 
 
 def test_every_write_to_what_the_read_holds_is_notified_at_commit(
     app: Flask, feed: ChangeFeed, user_connection: int, database_url: str
 ) -> None:
-    helpers.make_client(app, connections=(user_connection,))
+    factories.make_client(app, connections=(user_connection,))
     import psycopg
 
     with psycopg.connect(_libpq(database_url), autocommit=True) as listener:
@@ -208,7 +206,7 @@ def test_while_the_feed_is_down_every_call_reads_the_database(
     user_connection: int,
     database_url: str,
 ) -> None:
-    secret = helpers.make_client(app, connections=(user_connection,))
+    secret = factories.make_client(app, connections=(user_connection,))
     assert _token(client, user_connection, secret).status_code == 200
     before = len(reads)
     _outside(

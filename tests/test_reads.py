@@ -4,16 +4,14 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from app.web.providers import read_engine
 from flask import Flask
 from sqlalchemy import bindparam, select, text
 
 from app.infra.extensions import db
 from app.infra.reads import PreparedRead
 from app.models import Connection
-from app.web.providers import read_engine
-from tests import test_api_helpers as helpers
 
-user_connection = helpers.user_connection
 c = Connection.__table__.c
 BY_ID = PreparedRead(
     select(c.id, c.access_token, c.expires_at, c.employee_id).where(c.id == bindparam("id"))

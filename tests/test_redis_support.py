@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.processes import free_port
 from tests.redis_support import require_redis_url
-from tests.test_production_start import free_port
 
 
 def test_missing_url_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,9 +18,7 @@ from werkzeug.test import TestResponse
 from app.infra.extensions import db
 from app.models import ServiceClient, ServiceClientCreation
 from tests.conftest import PASSWORD, AuthActions, make_account
-from tests.test_api_helpers import count_rows
-from tests.test_service_clients import SECRET_RE, new_form
-from tests.test_sign_in_sessions import copy_of, session_data
+from tests.helpers import SECRET_RE, copy_of, count_rows, new_form, session_data
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 

@@ -11,12 +11,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import TestResponse
 
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
 from tests.conftest import VIEWER_EMAIL, AuthActions
-from tests.test_api_helpers import audit_rows, bearer, make_client, store_api_key
-
-api_key_id = helpers.api_key_id
-user_connection = helpers.user_connection
+from tests.factories import make_client, store_api_key
+from tests.helpers import audit_rows, bearer
 
 
 def client_id_of(secret: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 
 import pytest
 from flask import Flask
@@ -13,21 +12,9 @@ from sqlalchemy import select
 from app.infra.extensions import db
 from app.models import ServiceClient
 from app.services.service_api import service_clients
-from tests.conftest import VIEWER_EMAIL, AuthActions, csrf_from
-from tests.test_api_helpers import bearer, count_rows, make_client
-
-SECRET_RE = re.compile(r"fcs_\d+_[A-Za-z0-9_-]{40,}")
-
-
-FORM_ID_RE = re.compile(r'name="form_id"[^>]*value="([^"]+)"')
-
-
-def new_form(client: FlaskClient, **fields: object) -> dict[str, object]:
-    """A freshly loaded new-client form, filled in: its CSRF token and its own form id."""
-    page = client.get("/services/new").get_data(as_text=True)
-    form_id = FORM_ID_RE.search(page).group(1)  # type: ignore[union-attr]
-    return {"csrf_token": csrf_from(page), "form_id": form_id, "name": "Payroll sync",
-            "scopes": ["token:read"], "reach": "all", **fields}  # fmt: skip
+from tests.conftest import VIEWER_EMAIL, AuthActions
+from tests.factories import make_client
+from tests.helpers import SECRET_RE, bearer, count_rows, new_form
 
 
 def create_through_page(client: FlaskClient, auth: AuthActions, **fields: object) -> object:

@@ -17,29 +17,11 @@ from app.infra.extensions import db
 from app.models import Admin, AuditEvent, SignInSession
 from app.services.people import admins
 from tests.conftest import PASSWORD, AuthActions
+from tests.helpers import copy_of, session_data
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 
-COOKIE = "fc_session"
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-def copy_of(app: Flask, client: FlaskClient) -> FlaskClient:
-    """Another browser holding a copy of this one's session cookie."""
-    cookie = client.get_cookie(COOKIE)
-    assert cookie is not None
-    other = app.test_client()
-    other.set_cookie(COOKIE, cookie.value)
-    return other
-
-
-def session_data(app: Flask, client: FlaskClient) -> dict[str, Any]:
-    """What the signed session cookie holds (it is signed, not encrypted: anyone can read it)."""
-    cookie = client.get_cookie(COOKIE)
-    assert cookie is not None
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-    data: dict[str, Any] = serializer.loads(cookie.value)
-    return data
 
 
 def audit_actions(app: Flask, prefix: str) -> list[tuple[str, str, dict[str, Any]]]:

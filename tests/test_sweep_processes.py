@@ -21,25 +21,11 @@ from app.refresh.scheduler import LEADER_LEASE
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.lifecycle import access_token, connect_user, make_due, refresh_requests
-from tests.test_production_start import free_port
+from tests.processes import free_port, process_env
 
 pytestmark = pytest.mark.usefixtures("admin_id")
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def process_env(app: Flask, app_settings: dict[str, Any], **extra: str) -> dict[str, str]:
-    settings = app.extensions["settings"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
-    env.update({k: str(v) for k, v in app_settings.items()})
-    env.update(
-        APP_ENV="demo",
-        TOKEN_ENCRYPTION_KEYS=",".join(settings.token_encryption_keys),
-        SECRET_KEY=settings.secret_key,
-        LOG_LEVEL="INFO",
-        **extra,
-    )
-    return env
 
 
 @pytest.fixture

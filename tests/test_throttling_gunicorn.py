@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ import redis
 import requests
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD, csrf_from
+from tests.processes import GUNICORN, ROOT, free_port, production_env, wait_until_up
 from tests.redis_support import flushed, require_redis_url
-from tests.test_production_start import GUNICORN, ROOT, free_port, production_env
 
 pytestmark = pytest.mark.slow
 
@@ -56,17 +55,6 @@ def web_env(tmp_path: Path, storage: str) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": "false",
         "SCHEDULER": "off",
     }
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            requests.get(f"{url}/healthz", timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError("gunicorn did not start")
 
 
 def serve(env: dict[str, str], workers: int, log: Path) -> Iterator[Server]:

@@ -21,11 +21,10 @@ from app.models import Connection, ServiceClient, utcnow
 from app.web.api.token_lane import TokenLane
 from app.wiring import wiring
 from sandbox.testing import SandboxServer
-from tests import test_api_helpers as helpers
-from tests.test_api_helpers import audit_rows, bearer, last_used, make_client
-from tests.test_metrics import samples, value
+from tests import factories, helpers
+from tests.factories import make_client
+from tests.helpers import audit_rows, bearer, last_used, samples, value
 
-user_connection = helpers.user_connection
 VENDS = "factorial_connect_vends_total"
 
 
@@ -140,7 +139,7 @@ def test_everything_else_is_flasks_to_decide(
     scopes = ("proxy",) if case == "no token:read" else ("token:read",)
     connections = (user_connection,)
     if case == "not granted":  # the client may use another employee's connection only
-        connections = (helpers.grant_user_token(app, sandbox, employee_id="1003"),)
+        connections = (factories.grant_user_token(app, sandbox, employee_id="1003"),)
     secret = make_client(app, scopes=scopes, connections=connections)
     path, headers = _path(user_connection), bearer(secret)
     _remember(app, client, secret, user_connection)

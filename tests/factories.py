@@ -1,18 +1,14 @@
-"""Shared pieces of the service API tests: real sandbox grants, API keys and service clients."""
+"""Rows the service API tests start from: real sandbox grants, API keys and service clients."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
 
 from app.factorial import FactorialClient
 from app.infra.extensions import db
-from app.models import ApiKey, AuditEvent, Connection, ServiceClient, utcnow
+from app.models import Connection, utcnow
 from app.services.audit import Actor
 from app.services.connect import token_values
 from app.services.keys import api_keys
@@ -21,13 +17,6 @@ from app.wiring import client_factory
 from sandbox.testing import SandboxServer
 
 ADMIN = Actor("admin", None, "tests")
-CREDENTIALS = "2026-10-01/resources/api_public/credentials"
-EMPLOYEES = "2026-10-01/resources/employees/employees"
-LEAVES = "2026-10-01/resources/time_off/leaves"
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def grant_user_token(app: Flask, sandbox: SandboxServer, employee_id: str = "1002") -> int:
@@ -74,52 +63,3 @@ def make_client(
         if revoked:
             service_clients.revoke(db.session, client, actor=ADMIN, now=utcnow())
         return secret
-
-
-def expire_soon(app: Flask, connection_id: int, seconds: int = 60) -> None:
-    with app.app_context():
-        db.session.execute(
-            update(Connection)
-            .where(Connection.id == connection_id)
-            .values(expires_at=utcnow() + timedelta(seconds=seconds))
-        )
-        db.session.commit()
-
-
-def set_columns(app: Flask, connection_id: int, **values: Any) -> None:
-    with app.app_context():
-        db.session.execute(
-            update(Connection).where(Connection.id == connection_id).values(**values)
-        )
-        db.session.commit()
-
-
-def audit_rows(app: Flask, action: str) -> list[dict[str, Any]]:
-    with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action))
-        return [{"target_id": r.target_id, "actor": r.actor_type, **r.details} for r in rows]
-
-
-def last_used(app: Flask, model: type[Connection | ApiKey | ServiceClient], row_id: int) -> Any:
-    with app.app_context():
-        return db.session.scalar(select(model.last_used_at).where(model.id == row_id))
-
-
-def column(app: Flask, connection_id: int, attribute: Any) -> Any:
-    with app.app_context():
-        return db.session.scalar(select(attribute).where(Connection.id == connection_id))
-
-
-def count_rows(app: Flask, model: Any) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-@pytest.fixture
-def user_connection(app: Flask, sandbox: SandboxServer) -> int:
-    return grant_user_token(app, sandbox)
-
-
-@pytest.fixture
-def api_key_id(app: Flask, sandbox: SandboxServer) -> int:
-    return store_api_key(app, sandbox)
