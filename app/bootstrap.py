@@ -19,7 +19,7 @@ from app.infra.read_cache import cache_for
 from app.infra.reads import reader_engine
 from app.infra.settings import Settings
 from app.infra.throttle import SignInWindow
-from app.wiring import Wiring, deps_from
+from app.wiring import Wiring, deps_from, wiring
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +155,19 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_scheduler(app: Flask) -> None:
-    """Start the embedded sweep with the first request a process serves (not in CLI runs)."""
-    from app.refresh.scheduler import start_embedded
+    """Start the embedded sweep with the first request a process serves (not in CLI runs),
+    when SCHEDULER=embedded outside tests."""
+    from app.refresh.scheduler import Embedded, sweeper_for
+
+    wired = wiring(app)
+    if wired.settings.scheduler != "embedded" or wired.settings.app_env == "test":
+        return
+    with app.app_context():
+        embedded = Embedded(sweeper_for(db.engine, wired.deps, wired.settings))
 
     @app.before_request
     def _start_sweep() -> None:
-        start_embedded(app)
+        embedded.start()
 
 
 def register_cli(app: Flask) -> None:

@@ -31,10 +31,8 @@ from app.factorial import FactorialClient, TokenResponse
 from app.infra.extensions import db
 from app.models import Connection, utcnow
 from app.refresh import sweep
-from app.refresh.policy import RefreshPolicy
-from app.services import notify
-from app.services.connect import token_values
-from app.wiring import client_factory
+from app.services.connection_store import token_values
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.conftest import reset_postgres
 
@@ -110,7 +108,7 @@ def main() -> None:
         )
         with app.app_context():
             upgrade()
-        client = FactorialClient(app.extensions["settings"].environments["demo"])
+        client = FactorialClient(wiring(app).settings.environments["demo"])
         print(f"seeding {args.connections + args.baseline} grants at the sandbox…", flush=True)
         pairs = grants(client, sandbox, args.connections + args.baseline, args.concurrency)
         # The sandbox's own rate, half measured before the sweep and half after: on a shared
@@ -125,10 +123,7 @@ def main() -> None:
         started = time.perf_counter()
         report = sweep.run_sweep(
             lambda: Session(engine),
-            client_factory(app.extensions["settings"]),
-            clock=utcnow,
-            policy=RefreshPolicy(),
-            notifier=notify.Notifier(),
+            wiring(app).deps,
             health_every=timedelta(days=1),
             concurrency=args.concurrency,
         )

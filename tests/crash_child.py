@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.infra.extensions import db
 from app.models import utcnow
-from app.refresh import tokens
+from app.refresh import protocol
 from app.refresh.policy import RefreshPolicy
 from app.services import notify
-from app.wiring import client_factory
+from app.services.deps import Deps
+from app.wiring import wiring
 
 
 class FreezingClient:
@@ -54,19 +55,17 @@ class FreezingClient:
 def main() -> None:
     app = create_app(json.loads(os.environ["CHILD_SETTINGS"]))
     connection_id, point = int(sys.argv[1]), sys.argv[2]
-    real = client_factory(app.extensions["settings"])
+    real = wiring(app).deps.clients
     with app.app_context():
         engine = db.engine
     with Session(engine) as session:
-        tokens.refresh_connection(
-            session,
+        deps = Deps(
             lambda environment: FreezingClient(real(environment), point),  # type: ignore[arg-type,return-value]
-            connection_id,
-            clock=utcnow,
-            policy=RefreshPolicy(lease=timedelta(seconds=1)),
-            notifier=notify.Notifier(),
-            force=True,
+            utcnow,
+            RefreshPolicy(lease=timedelta(seconds=1)),
+            notify.Notifier(),
         )
+        protocol.refresh_connection(session, connection_id, deps, force=True)
 
 
 if __name__ == "__main__":

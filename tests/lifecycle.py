@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +12,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.infra.extensions import db
+from app.infra.settings import Settings
 from app.models import AuditEvent, Connection, Notification, utcnow
-from app.refresh import sweep, tokens
+from app.refresh import protocol, sweep
 from app.refresh.policy import RefreshPolicy
+from app.refresh.rules import RefreshOutcome
 from app.services import connections, notify
-from app.wiring import client_factory
+from app.services.deps import Deps
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.flows import ACME_EMPLOYEE, connect_account, connection_id_from
@@ -29,8 +33,17 @@ def connect_user(
     return connection_id_from(connect_account(client, auth, sandbox, "user", employee))
 
 
-def settings_of(app: Flask) -> Any:
-    return app.extensions["settings"]
+def settings_of(app: Flask) -> Settings:
+    return wiring(app).settings
+
+
+def deps_of(app: Flask, notifier: notify.Notifier | None = None, **policy: Any) -> Deps:
+    """The app's Deps with a policy built from `policy` and a webhook nobody listens to."""
+    return replace(
+        wiring(app).deps,
+        policy=RefreshPolicy(**policy),
+        notifier=notifier or notify.Notifier(HOOK_URL),
+    )
 
 
 def make_due(app: Flask, connection_id: int) -> None:
@@ -51,17 +64,10 @@ def refresh(
     force: bool = False,
     notifier: notify.Notifier | None = None,
     **policy: Any,
-) -> tokens.RefreshOutcome:
+) -> RefreshOutcome:
     with app.app_context():
-        outcome = tokens.refresh_connection(
-            db.session,
-            client_factory(settings_of(app)),
-            connection_id,
-            clock=utcnow,
-            policy=RefreshPolicy(**policy),
-            notifier=notifier or notify.Notifier(HOOK_URL),
-            force=force,
-        )
+        deps = deps_of(app, notifier, **policy)
+        outcome = protocol.refresh_connection(db.session, connection_id, deps, force=force)
         db.session.remove()
         return outcome
 
@@ -73,10 +79,7 @@ def run_sweep(
         engine = db.engine
         report = sweep.run_sweep(
             lambda: Session(engine),
-            client_factory(settings_of(app)),
-            clock=utcnow,
-            policy=RefreshPolicy(**policy),
-            notifier=notifier or notify.Notifier(HOOK_URL),
+            deps_of(app, notifier, **policy),
             health_every=timedelta(days=1),
             concurrency=4,
         )

@@ -20,16 +20,17 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.infra.extensions import db
 from app.models import utcnow
-from app.refresh import tokens
+from app.refresh import waiting
 from app.refresh.policy import RefreshPolicy
 from app.services import notify
-from app.wiring import client_factory
+from app.services.deps import Deps
+from app.wiring import wiring
 
 
 def main() -> None:
     app = create_app(json.loads(os.environ["CHILD_SETTINGS"]))
     connection_id, threads = int(sys.argv[1]), int(sys.argv[2])
-    clients = client_factory(app.extensions["settings"])
+    deps = Deps(wiring(app).deps.clients, utcnow, RefreshPolicy(), notify.Notifier(), wait=30)
     with app.app_context():
         engine = db.engine
     barrier = threading.Barrier(threads)
@@ -41,15 +42,7 @@ def main() -> None:
         def ask(results: list[list[str]] = results) -> None:
             barrier.wait()
             with Session(engine) as session:
-                connection, outcome = tokens.fresh_token(
-                    session,
-                    clients,
-                    connection_id,
-                    clock=utcnow,
-                    policy=RefreshPolicy(),
-                    notifier=notify.Notifier(),
-                    wait=30,
-                )
+                connection, outcome = waiting.fresh_token(session, connection_id, deps)
                 token = (
                     connection.access_token.reveal()
                     if connection and connection.access_token

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app.infra import leases as locks
+from app.infra import leases
 from app.infra.extensions import db
 from app.models import utcnow
 from sandbox.testing import SandboxServer
@@ -110,7 +110,7 @@ def test_a_rotation_while_the_key_is_leased_changes_nothing(
     app: Flask, client: FlaskClient, signed_in: AuthActions, created_key: int
 ) -> None:
     with app.app_context():
-        held = locks.try_acquire(
+        held = leases.hold(
             db.session, f"api_key:{created_key}", "another admin", utcnow(), timedelta(minutes=5)
         )
     response = post_action(client, signed_in, f"/api-keys/{created_key}/rotate")

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from app.refresh import tokens
+from app.refresh.rules import RefreshOutcome
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.factories import make_client
@@ -60,7 +60,7 @@ def test_a_refresh_answered_while_the_database_is_down_is_stored_once_it_is_back
     sandbox.reset_counts()
     # Factorial answers 1 s after it rotated: by then the database is unreachable.
     sandbox.fault("/oauth/token", grant_type="refresh_token", mode="process_then_delay", delay=1)
-    outcomes: list[tokens.RefreshOutcome] = []
+    outcomes: list[RefreshOutcome] = []
     refreshing = threading.Thread(
         target=lambda: outcomes.append(refresh(app, connection, force=True))
     )

@@ -130,22 +130,18 @@ def test_revoke_is_notified(
     receiver: Receiver,
     notifier: notify.Notifier,
 ) -> None:
+    from dataclasses import replace
+
     from app.refresh import lifecycle
-    from app.wiring import client_factory
+    from app.wiring import wiring
 
     auth.login()
     connection_id = connect_user(client, auth, sandbox)
     with app.app_context():
         from app.infra.extensions import db
-        from app.models import utcnow
 
-        lifecycle.revoke_connection(
-            db.session,
-            client_factory(app.extensions["settings"]),
-            connection_id,
-            now=utcnow(),
-            notifier=notifier,
-        )
+        deps = replace(wiring(app).deps, notifier=notifier)
+        lifecycle.revoke_connection(db.session, connection_id, deps)
     run_sweep(app, notifier=notifier)
     assert [json.loads(c["body"])["event"] for c in receiver.calls] == ["connection.revoked"]
 

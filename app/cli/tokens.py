@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.infra.extensions import db
 from app.wiring import wiring
+
+if TYPE_CHECKING:
+    from app.refresh.scheduler import Sweeper
 
 
 @click.group("tokens", cls=AppGroup)
@@ -19,10 +23,9 @@ def tokens_group() -> None:
 @click.option("--concurrency", default=8, show_default=True, help="Refreshes in parallel.")
 def refresh_due(concurrency: int) -> None:
     """Run one sweep now (for cron); does nothing if another sweeper is the leader."""
-    from app.infra import leases as locks
-    from app.refresh import scheduler as sweeper
+    from app.refresh import scheduler
 
-    report = sweeper.sweep_once(current_app._get_current_object(), locks.owner_id(), concurrency)  # type: ignore[attr-defined]
+    report = scheduler.sweep_once(_sweeper(concurrency))
     if report is None:
         click.echo("Another sweeper holds the lease; nothing done.")
         return
@@ -35,7 +38,7 @@ def worker() -> None:
     import signal
     import threading
 
-    from app.refresh import scheduler as sweeper
+    from app.refresh import scheduler
 
     stop = threading.Event()
 
@@ -46,7 +49,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo("Sweep worker started.")
-    sweeper.run_forever(current_app._get_current_object(), stop)  # type: ignore[attr-defined]
+    scheduler.run_forever(_sweeper(), stop)
     click.echo("Sweep worker stopped.")
 
 
@@ -76,18 +79,17 @@ def status() -> None:
 @click.argument("connection_id", type=int)
 def refresh_one(connection_id: int) -> None:
     """Refresh one connection now, even if it is not due."""
-    from app.refresh import tokens
+    from app.refresh import protocol
 
-    deps = wiring().deps
-    outcome = tokens.refresh_connection(
-        db.session,
-        deps.clients,
-        connection_id,
-        clock=deps.clock,
-        policy=deps.policy,
-        notifier=deps.notifier,
-        force=True,
-    )
+    outcome = protocol.refresh_connection(db.session, connection_id, wiring().deps, force=True)
     click.echo(f"Connection {connection_id}: {outcome.result}. {outcome.message}".strip())
     if not outcome.ok:
         raise SystemExit(1)
+
+
+def _sweeper(concurrency: int = 8) -> Sweeper:
+    """What the scheduler needs from this app: its engine, Deps and sweep settings."""
+    from app.refresh.scheduler import sweeper_for
+
+    wired = wiring()
+    return sweeper_for(db.engine, wired.deps, wired.settings, concurrency)

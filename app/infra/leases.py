@@ -1,7 +1,11 @@
-"""Database leases: a named lease for scheduler leadership; connection leases live on the row.
+"""Database leases: one compare-and-set, whatever the lease guards.
 
-Both are compare-and-set updates, which behave the same on SQLite and PostgreSQL; no database
-lock is held while the holder talks to Factorial.
+A lease lives in two columns of a row, its holder and its expiry (`Slot`): a connection's own
+row (refresh, revoke, the check after a 401) or a named row of `leases` (sweep leadership, an
+API key's change). Taking is one UPDATE that succeeds only while the lease is vacant, expired or
+already the taker's (so taking again renews it); giving back empties the holder, again only
+while it is ours. Both behave the same on SQLite and PostgreSQL, and no database lock is held
+while the holder talks to Factorial.
 """
 
 from __future__ import annotations
@@ -9,13 +13,69 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
 
-from sqlalchemy import delete, update
+from sqlalchemy import Column, Row, Update, bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
 
-from app.models import Lease
-from app.services import DbSession
+from app.models import Connection, Lease
+
+AnySession: TypeAlias = Session | scoped_session[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Slot:
+    """Where one kind of lease lives: the key, holder and expiry columns of a table."""
+
+    key: Column[Any]
+    owner: Column[Any]
+    expires: Column[Any]
+    vacant_until: datetime | None = None  # what `expires` holds once the lease is given back
+    _takes: dict[tuple[str, ...], Update] = field(default_factory=dict, repr=False)
+
+    def vacated(self) -> dict[str, Any]:
+        """Column values of a given-back lease, for a statement that also writes others."""
+        return {self.owner.key: "", self.expires.key: self.vacant_until}
+
+    def take_statement(self, returning: tuple[str, ...] = ()) -> Update:
+        """The compare-and-set, built once per shape (building costs more than running it).
+        RETURNING `returning`: what the taker decides on, in the same round trip."""
+        if returning not in self._takes:
+            table, expires = self.key.table, self.expires
+            statement = (
+                update(table)
+                .where(
+                    self.key == bindparam("b_key"),
+                    or_(
+                        expires.is_(None),
+                        expires <= bindparam("b_now"),
+                        self.owner == bindparam("b_owner"),
+                    ),
+                )
+                .values({self.owner: bindparam("b_owner"), expires: bindparam("b_until")})
+            )
+            columns = (table.c[name] for name in returning)
+            self._takes[returning] = statement.returning(self.key, *columns)
+        return self._takes[returning]
+
+
+# A connection's lease: refresh, revoke and the check after a 401 take turns on the row.
+CONNECTION = Slot(
+    Connection.__table__.c.id,
+    Connection.__table__.c.lease_owner,
+    Connection.__table__.c.lease_expires_at,
+)
+# Named leases (`sweep`, `api_key:<id>`); the expiry column is NOT NULL, so a given-back lease
+# expired long ago.
+NAMED = Slot(
+    Lease.__table__.c.name,
+    Lease.__table__.c.owner,
+    Lease.__table__.c.expires_at,
+    vacant_until=datetime(2000, 1, 1, tzinfo=UTC),
+)
 
 
 def owner_id() -> str:
@@ -23,26 +83,49 @@ def owner_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def try_acquire(session: DbSession, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
-    """Take or extend the lease `name` if it is free, expired or already ours; commits."""
-    renewed = session.execute(
-        update(Lease)
-        .where(Lease.name == name, (Lease.expires_at < now) | (Lease.owner == owner))
-        .values(owner=owner, expires_at=now + ttl)
+def take(
+    session: AnySession,
+    slot: Slot,
+    key: Any,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    returning: tuple[str, ...] = (),
+) -> Row[Any] | None:
+    """Take (or renew) the lease on `key` until now + ttl: the row's key and `returning`
+    columns, or None while another holder has it. Not committed."""
+    if not owner:
+        raise ValueError("a lease owner is never empty: the empty owner means vacant")
+    params = {"b_key": key, "b_owner": owner, "b_now": now, "b_until": now + ttl}
+    return session.connection().execute(slot.take_statement(returning), params).first()
+
+
+def give_back(session: AnySession, slot: Slot, key: Any, owner: str) -> bool:
+    """Give the lease back if `owner` still holds it. Not committed."""
+    given = session.connection().execute(
+        update(slot.key.table)
+        .where(slot.key == key, slot.owner == owner)
+        .values({slot.owner: "", slot.expires: slot.vacant_until})
     )
-    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+    return bool(given.rowcount == 1)
+
+
+def hold(session: AnySession, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the named lease, creating its row the first time; commits."""
+    if take(session, NAMED, name, owner, now, ttl) is not None:
         session.commit()
         return True
     session.rollback()
     try:
         session.add(Lease(name=name, owner=owner, expires_at=now + ttl))
         session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the row exists: someone else holds the lease
         session.rollback()
         return False
     return True
 
 
-def release(session: DbSession, name: str, owner: str) -> None:
-    session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
+def let_go(session: AnySession, name: str, owner: str) -> None:
+    """Give the named lease back (if still ours); commits."""
+    give_back(session, NAMED, name, owner)
     session.commit()

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from app.factorial import FactorialClient, FactorialError, Unauthorized
+from app.factorial import FactorialError, Unauthorized
+from app.infra import leases
 from app.models import Connection
+from app.refresh.policy import ClientFactory
 from app.services import DbSession, audit, notify
 from app.services.audit import SYSTEM, Actor
+from app.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
 REFRESH_TOKEN_LIFE = timedelta(days=7)
-LEASE = timedelta(seconds=60)
-ClientFactory = Callable[[str], FactorialClient]
+REVOKE_LEASE = timedelta(seconds=60)  # two calls to Factorial, each well under 30 s
 CAUSES = {
     "revoked": "revoked in Factorial",
     "refresh_expired": "refresh token expired",
@@ -70,21 +71,6 @@ def announce(
     )
 
 
-def take_lease(
-    session: DbSession, connection_id: int, owner: str, now: datetime, lease: timedelta = LEASE
-) -> bool:
-    """Compare-and-set the connection's lease; not committed here."""
-    taken = session.execute(
-        update(Connection)
-        .where(
-            Connection.id == connection_id,
-            (Connection.lease_expires_at.is_(None)) | (Connection.lease_expires_at <= now),
-        )
-        .values(lease_owner=owner, lease_expires_at=now + lease)
-    )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
-
-
 def reload(session: DbSession, connection_id: int) -> Connection | None:
     query = select(Connection).where(Connection.id == connection_id)
     row: Connection | None = session.scalar(query.execution_options(populate_existing=True))
@@ -94,8 +80,9 @@ def reload(session: DbSession, connection_id: int) -> Connection | None:
 def release_attempt(
     session: DbSession, connection: Connection, *, clear_attempt: bool, commit: bool = True
 ) -> None:
-    connection.lease_owner = ""
-    connection.lease_expires_at = None
+    """Give back the lease of a row this session loaded (with the attempt, if `clear_attempt`)."""
+    for column, value in leases.CONNECTION.vacated().items():
+        setattr(connection, column, value)
     if clear_attempt:
         connection.attempt_id = ""
         connection.attempt_started_at = None
@@ -118,11 +105,12 @@ def mark_needs_reconnect(
     session: DbSession,
     connection: Connection,
     cause: str,
-    now: datetime,
-    notifier: notify.Notifier,
+    deps: Deps,
+    *,
     actor: Actor = SYSTEM,
 ) -> None:
     """Enter Needs reconnect (once): audit, notify, stop refreshing. Commits."""
+    now = deps.clock()
     release_attempt(session, connection, clear_attempt=True, commit=False)
     connection.outcome_unknown = False
     if not connection.needs_reconnect_cause:
@@ -140,7 +128,8 @@ def mark_needs_reconnect(
             message=message,
             details={"cause": cause},
         )
-        announce(session, notifier, "connection.needs_reconnect", connection, now, {"cause": cause})
+        event = "connection.needs_reconnect"
+        announce(session, deps.notifier, event, connection, now, {"cause": cause})
     session.commit()
 
 
@@ -152,17 +141,15 @@ class RevokeOutcome:
 
 def revoke_connection(
     session: DbSession,
-    clients: ClientFactory,
     connection_id: int,
+    deps: Deps,
     *,
-    now: datetime,
-    notifier: notify.Notifier,
     actor: Actor = SYSTEM,
     delete_after: bool = False,
 ) -> RevokeOutcome:
     """Revoke at Factorial (refresh token, then access token); wipe local tokens only after
     Factorial confirms. If Factorial is unavailable the revoke stays pending for the sweep."""
-    owner = secrets.token_hex(8)
+    now, owner = deps.clock(), secrets.token_hex(8)
     connection = reload(session, connection_id)
     if connection is None:
         session.rollback()
@@ -173,17 +160,17 @@ def revoke_connection(
     if first_request:
         action = "connection.delete_requested" if delete_after else "connection.revoke_requested"
         audit.record(session, action, now=now, actor=actor, target=connection)
-    if not take_lease(session, connection_id, owner, now):
+    if leases.take(session, leases.CONNECTION, connection_id, owner, now, REVOKE_LEASE) is None:
         session.commit()
         return RevokeOutcome("busy", "A refresh is in progress; the revoke will follow.")
     session.commit()
     connection = reload(session, connection_id)
     assert connection is not None
     try:
-        _revoke_at_factorial(clients, connection)
+        _revoke_at_factorial(deps.clients, connection)
     except (FactorialError, KeyError) as exc:
         return _revoke_pending(session, connection, now, actor, exc)
-    return _revoked(session, connection, now, notifier, actor)
+    return _revoked(session, connection, now, deps.notifier, actor)
 
 
 def _revoke_at_factorial(clients: ClientFactory, connection: Connection) -> None:
@@ -239,33 +226,27 @@ def _revoked(
     return RevokeOutcome("revoked")
 
 
-def health_check(
-    session: DbSession,
-    clients: ClientFactory,
-    connection_id: int,
-    *,
-    now: datetime,
-    notifier: notify.Notifier,
-) -> str:
+def health_check(session: DbSession, connection_id: int, deps: Deps) -> str:
     """Ask the credentials endpoint whether a non-expiring token still works: ok | revoked |
     error. A rejected token enters Needs reconnect (revoked in Factorial)."""
+    now = deps.clock()
     connection = reload(session, connection_id)
     if connection is None or connection.access_token is None:
         session.rollback()
         return "error"
     if not connection.access_token.readable:
-        mark_needs_reconnect(session, connection, "undecryptable", now, notifier)
+        mark_needs_reconnect(session, connection, "undecryptable", deps)
         return "revoked"
     token = connection.access_token.reveal()
     session.commit()
     try:
-        with clients(connection.environment) as client:
+        with deps.clients(connection.environment) as client:
             client.credentials(access_token=token)
     except Unauthorized:
         connection = reload(session, connection_id)
         if connection is not None:
             connection.last_health_check_at = now
-            mark_needs_reconnect(session, connection, "revoked", now, notifier)
+            mark_needs_reconnect(session, connection, "revoked", deps)
         return "revoked"
     except (FactorialError, KeyError) as exc:
         log.warning(

@@ -10,8 +10,8 @@ so it holds across workers and hosts.
   backoff runs. A confirmed rejection (credentials also 401) force-refreshes a refreshable
   connection once, single flight (`invalid_grant` then means Needs reconnect); any other
   connection enters Needs reconnect (revoked), announced once.
-- API key: verified as the daily check does (`api_keys.verify`); a confirmed rejection marks it
-  Rejected, announced once.
+- API key: verified as the daily check does (`api_key_verification.verify`); a confirmed
+  rejection marks it Rejected, announced once.
 Otherwise nothing changes and the 401 stands as Factorial's answer to that one call.
 """
 
@@ -21,21 +21,23 @@ import hmac
 import logging
 import math
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 
 from app.factorial import FactorialError, Forbidden, Unauthorized
+from app.infra import leases
 from app.models import ApiKey, Connection
-from app.refresh import tokens
-from app.refresh.lifecycle import mark_needs_reconnect, release_attempt, reload, take_lease
+from app.refresh.lifecycle import mark_needs_reconnect, release_attempt, reload
 from app.refresh.policy import RefreshPolicy
+from app.refresh.protocol import refresh_leased
+from app.refresh.rules import refreshable, usable
+from app.refresh.waiting import patiently
 from app.services import DbSession
 from app.services.audit import Actor
 from app.services.deps import Deps
-from app.services.keys import api_keys
+from app.services.keys import api_key_verification
 from app.services.service_api import vend
 
 log = logging.getLogger(__name__)
@@ -55,12 +57,11 @@ def settle(
     session: DbSession, connection_id: int, rejected: str, deps: Deps, *, actor: Actor
 ) -> Verdict:
     """`check`, waiting (up to `deps.wait`) while a sibling checks or refreshes the token."""
-    deadline = time.monotonic() + deps.wait
-    while True:
-        verdict = check(session, connection_id, rejected, deps, actor=actor)
-        if verdict.result != "busy" or time.monotonic() > deadline:
-            return verdict
-        time.sleep(0.05)
+    return patiently(
+        lambda: check(session, connection_id, rejected, deps, actor=actor),
+        lambda verdict: verdict.result == "busy",
+        deps.wait,
+    )
 
 
 def check(
@@ -74,7 +75,10 @@ def check(
     if verdict is not None:
         return verdict
     owner = secrets.token_hex(8)
-    if not take_lease(session, connection_id, owner, now, deps.policy.lease):
+    if (
+        leases.take(session, leases.CONNECTION, connection_id, owner, now, deps.policy.lease)
+        is None
+    ):
         session.rollback()
         return Verdict("busy")
     row = reload(session, connection_id)
@@ -117,7 +121,7 @@ def current(session: DbSession, connection_id: int, deps: Deps) -> Connection:
     now = deps.clock()
     if row is None:
         raise vend.Unavailable("revoked", "The connection no longer exists.")
-    if not tokens.usable(row, now):
+    if not usable(row, now):
         raise vend.unavailable(row, now, deps.policy.margin)
     return row
 
@@ -135,7 +139,7 @@ def reopens_at(connection: Connection, policy: RefreshPolicy) -> datetime | None
     when refreshable, after the token was issued or refreshed, and not before a backoff ends."""
     gap = policy.rejection_gap
     times = [_plus(connection.last_health_check_at, gap)]
-    if tokens.refreshable(connection):
+    if refreshable(connection):
         times += [
             _plus(connection.obtained_at, gap),
             _plus(connection.last_refresh_at, gap),
@@ -156,7 +160,7 @@ def _obstacle(
     leased_by: str = "",
 ) -> Verdict | None:
     """Why no check may start now (None: go ahead). `leased_by`: the lease is ours."""
-    if row is None or not tokens.usable(row, now):
+    if row is None or not usable(row, now):
         return Verdict("unusable")
     if not is_current(row, rejected):
         return Verdict("superseded")
@@ -213,15 +217,12 @@ def _act(
         release_attempt(session, row, clear_attempt=False)
         return Verdict(answer)
     log.warning("connection %s: Factorial rejects its token; %s", connection_id,
-                "refreshing" if tokens.refreshable(row) else "it needs a reconnect")  # fmt: skip
-    if not tokens.refreshable(row):
-        mark_needs_reconnect(session, row, "revoked", deps.clock(), deps.notifier, actor=actor)
+                "refreshing" if refreshable(row) else "it needs a reconnect")  # fmt: skip
+    if not refreshable(row):
+        mark_needs_reconnect(session, row, "revoked", deps, actor=actor)
         return Verdict("needs_reconnect")
     session.commit()
-    outcome = tokens.refresh_leased(
-        session, deps.clients, row, clock=deps.clock, policy=deps.policy, notifier=deps.notifier,
-        actor=actor,
-    )  # fmt: skip
+    outcome = refresh_leased(session, row, deps, actor=actor)
     return Verdict(outcome.result)
 
 
@@ -254,4 +255,4 @@ def after_key_401(session: DbSession, key_id: int, deps: Deps, *, actor: Actor) 
     key = session.get(ApiKey, key_id, populate_existing=True)
     if key is None:
         return "too_soon"
-    return api_keys.verify(session, deps.clients, deps.notifier, key, now=now, actor=actor)
+    return api_key_verification.verify(session, key, deps, actor=actor)

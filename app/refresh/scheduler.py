@@ -1,33 +1,51 @@
 """Running the sweep: embedded in each web worker (one leader at a time), as `flask tokens
-worker`, or once from cron as `flask tokens refresh-due`. Glue only; the work is in services."""
+worker`, or once from cron as `flask tokens refresh-due`. Glue only, and no Flask: the app and
+the CLI hand over a `Sweeper` (sessions, Deps, timing); the work is in `sweep`."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from flask import Flask
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.infra import leases as locks
-from app.infra import metrics
-from app.infra.extensions import db
+from app.infra import leases, metrics
 from app.infra.settings import Settings
-from app.models import utcnow
 from app.refresh import sweep
 from app.services.deps import Deps
-from app.services.keys import api_keys
-from app.wiring import wiring
+from app.services.keys import api_key_verification
 
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "sweep"
 
 
-def _settings(app: Flask) -> Settings:
-    settings: Settings = app.extensions["settings"]
-    return settings
+@dataclass(frozen=True)
+class Sweeper:
+    """What sweeping needs from the running app."""
+
+    sessions: sweep.SessionFactory
+    deps: Deps
+    interval: float  # SWEEP_INTERVAL, seconds
+    health_every: timedelta
+    concurrency: int = 8
+
+    def verify_keys(self, session: Session) -> int:
+        """The daily API-key verification, run by the sweep."""
+        return api_key_verification.verify_due(session, self.deps, self.health_every)
+
+
+def sweeper_for(engine: Engine, deps: Deps, settings: Settings, concurrency: int = 8) -> Sweeper:
+    return Sweeper(
+        sessions=lambda: Session(engine),
+        deps=deps,
+        interval=settings.sweep_interval,
+        health_every=timedelta(seconds=settings.health_check_every),
+        concurrency=concurrency,
+    )
 
 
 class LeaderLease:
@@ -38,10 +56,10 @@ class LeaderLease:
     its lease runs out within one interval and a follower, trying every half interval, takes
     it within 1.5 intervals. `release` gives it back at once (a one-shot sweep, a clean stop)."""
 
-    def __init__(self, app: Flask, owner: str | None = None) -> None:
-        self.app = app
-        self.owner = owner or locks.owner_id()
-        self.ttl = timedelta(seconds=max(_settings(app).sweep_interval, 1))
+    def __init__(self, sweeper: Sweeper, owner: str | None = None) -> None:
+        self.sweeper = sweeper
+        self.owner = owner or leases.owner_id()
+        self.ttl = timedelta(seconds=max(sweeper.interval, 1))
         self._held = threading.Event()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -68,20 +86,16 @@ class LeaderLease:
             self._heartbeat.join()
             self._heartbeat = None
         self._held.clear()
-        with self.app.app_context():
-            try:
-                locks.release(db.session, LEADER_LEASE, self.owner)
-            except Exception:  # the database is away: the lease lapses within one interval
-                log.warning("could not give the sweep lease back", exc_info=True)
-            finally:
-                db.session.remove()
+        try:
+            with self.sweeper.sessions() as session:
+                leases.let_go(session, LEADER_LEASE, self.owner)
+        except Exception:  # the database is away: the lease lapses within one interval
+            log.warning("could not give the sweep lease back", exc_info=True)
 
     def _try(self) -> bool:
-        with self.app.app_context():
-            try:
-                return locks.try_acquire(db.session, LEADER_LEASE, self.owner, utcnow(), self.ttl)
-            finally:
-                db.session.remove()
+        with self.sweeper.sessions() as session:
+            now = self.sweeper.deps.clock()
+            return leases.hold(session, LEADER_LEASE, self.owner, now, self.ttl)
 
     def _beat(self) -> None:
         """Renew until released, or until another process took over (then we follow)."""
@@ -97,63 +111,43 @@ class LeaderLease:
                 return
 
 
-def sweep_once(app: Flask, owner: str, concurrency: int = 8) -> sweep.SweepReport | None:
+def sweep_once(sweeper: Sweeper, owner: str | None = None) -> sweep.SweepReport | None:
     """One sweep for cron: take the lease, sweep, give the lease back; None when another
     process leads."""
-    lease = LeaderLease(app, owner)
+    lease = LeaderLease(sweeper, owner)
     if not lease.acquire():
         return None
     try:
-        return _sweep(app, concurrency)
+        return _sweep(sweeper)
     finally:
         lease.release()
 
 
-def _sweep(app: Flask, concurrency: int = 8) -> sweep.SweepReport:
+def _sweep(sweeper: Sweeper) -> sweep.SweepReport:
     """One sweep by the process holding the lease."""
-    settings = _settings(app)
-    with app.app_context():
-        engine = db.engine
-        deps = wiring(app).deps
-        report = sweep.run_sweep(
-            lambda: Session(engine),
-            deps.clients,
-            clock=deps.clock,
-            policy=deps.policy,
-            notifier=deps.notifier,
-            health_every=timedelta(seconds=settings.health_check_every),
-            concurrency=concurrency,
-            verify_keys=key_verifier(deps, settings),
-        )
-        db.session.remove()
+    report = sweep.run_sweep(
+        sweeper.sessions,
+        sweeper.deps,
+        health_every=sweeper.health_every,
+        concurrency=sweeper.concurrency,
+        verify_keys=sweeper.verify_keys,
+    )
     metrics.observe_sweep(report.seconds)
     log.info("sweep: %s", report.summary())
     return report
 
 
-def key_verifier(deps: Deps, settings: Settings) -> sweep.KeyVerifier:
-    """The daily API-key verification, run by the sweep."""
-    clients, notifier = deps.clients, deps.notifier
-    every = timedelta(seconds=settings.health_check_every)
-
-    def verify(session: Session, now: datetime) -> int:
-        return api_keys.verify_due(session, clients, notifier, now, every)
-
-    return verify
-
-
-def run_forever(app: Flask, stop: threading.Event) -> None:
+def run_forever(sweeper: Sweeper, stop: threading.Event) -> None:
     """Sweep every SWEEP_INTERVAL while this process leads, try to lead every half interval
     otherwise, until `stop` is set; then give the lease back. A failed sweep is logged."""
-    lease = LeaderLease(app)
-    interval = _settings(app).sweep_interval
+    lease, interval = LeaderLease(sweeper), sweeper.interval
     try:
         while not stop.is_set():
             leading = False
             try:
                 leading = lease.acquire()
                 if leading:
-                    _sweep(app)
+                    _sweep(sweeper)
             except Exception:
                 log.exception("sweep failed; will try again in %s s", interval)
             stop.wait(interval if leading else interval / 2)
@@ -161,24 +155,26 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         lease.release()
 
 
-_started: set[int] = set()
-_lock = threading.Lock()
+class Embedded:
+    """The sweep thread of one app in a web worker, started once, with the first request."""
 
+    def __init__(self, sweeper: Sweeper) -> None:
+        self.sweeper = sweeper
+        self._started = False
+        self._lock = threading.Lock()
 
-def start_embedded(app: Flask) -> bool:
-    """Start the sweep thread once per process and app when SCHEDULER=embedded."""
-    settings = _settings(app)
-    if settings.scheduler != "embedded" or settings.app_env == "test":
-        return False
-    with _lock:
-        if id(app) in _started:
-            return False
-        _started.add(id(app))
-    thread = threading.Thread(
-        target=run_forever, args=(app, threading.Event()), name="sweep", daemon=True
-    )
-    thread.start()
-    log.info(
-        "embedded sweep started (every %s s; one leader across workers)", settings.sweep_interval
-    )
-    return True
+    def start(self) -> bool:
+        """Start the thread unless it runs already; True when this call started it."""
+        with self._lock:
+            if self._started:
+                return False
+            self._started = True
+        thread = threading.Thread(
+            target=run_forever, args=(self.sweeper, threading.Event()), name="sweep", daemon=True
+        )
+        thread.start()
+        log.info(
+            "embedded sweep started (every %s s; one leader across workers)",
+            self.sweeper.interval,
+        )
+        return True

@@ -14,14 +14,15 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Connection
-from app.refresh import lifecycle, tokens
-from app.refresh.policy import ClientFactory, Clock, RefreshPolicy
+from app.refresh import lifecycle, protocol
+from app.refresh.policy import RefreshPolicy
 from app.services import DbSession, notify
+from app.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
-KeyVerifier = Callable[[Session, datetime], int]
+KeyVerifier = Callable[[Session], int]
 
 
 @dataclass
@@ -94,11 +95,8 @@ def pending_revokes(session: DbSession) -> list[int]:
 
 def run_sweep(
     session_factory: SessionFactory,
-    clients: ClientFactory,
+    deps: Deps,
     *,
-    clock: Clock,
-    policy: RefreshPolicy,
-    notifier: notify.Notifier,
     health_every: timedelta,
     concurrency: int = 8,
     verify_keys: KeyVerifier | None = None,
@@ -107,41 +105,42 @@ def run_sweep(
     started = time.monotonic()
     report = SweepReport()
     with session_factory() as session:
-        now = clock()
-        refresh_ids = due_for_refresh(session, now, policy)
+        now = deps.clock()
+        refresh_ids = due_for_refresh(session, now, deps.policy)
         health_ids = due_for_health_check(session, now, health_every)
         revoke_ids = pending_revokes(session)
 
     def refresh_one(connection_id: int) -> str:
         with session_factory() as own:
-            return tokens.refresh_connection(
-                own, clients, connection_id, clock=clock, policy=policy, notifier=notifier
-            ).result
+            return protocol.refresh_connection(own, connection_id, deps).result
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for result in pool.map(refresh_one, refresh_ids):
             report.count(report.outcomes, result)
     with session_factory() as session:
-        for connection_id in health_ids:
-            result = lifecycle.health_check(
-                session, clients, connection_id, now=clock(), notifier=notifier
-            )
-            report.count(report.health_checks, result)
-        for connection_id in revoke_ids:
-            outcome = lifecycle.revoke_connection(
-                session,
-                clients,
-                connection_id,
-                now=clock(),
-                notifier=notifier,
-                delete_after=_delete_requested(session, connection_id),
-            )
-            report.count(report.revokes, outcome.result)
+        _check_and_revoke(session, deps, health_ids, revoke_ids, report)
         if verify_keys is not None:
-            report.keys_verified = verify_keys(session, clock())
-        report.webhooks = notify.deliver_due(session, notifier, clock())
+            report.keys_verified = verify_keys(session)
+        report.webhooks = notify.deliver_due(session, deps.notifier, deps.clock())
     report.seconds = time.monotonic() - started
     return report
+
+
+def _check_and_revoke(
+    session: DbSession,
+    deps: Deps,
+    health_ids: list[int],
+    revoke_ids: list[int],
+    report: SweepReport,
+) -> None:
+    for connection_id in health_ids:
+        report.count(report.health_checks, lifecycle.health_check(session, connection_id, deps))
+    for connection_id in revoke_ids:
+        delete_after = _delete_requested(session, connection_id)
+        outcome = lifecycle.revoke_connection(
+            session, connection_id, deps, delete_after=delete_after
+        )
+        report.count(report.revokes, outcome.result)
 
 
 def _delete_requested(session: DbSession, connection_id: int) -> bool:

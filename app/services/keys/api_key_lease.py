@@ -1,7 +1,7 @@
 """A key's change lease: rotating or deleting a key holds it, so two admins changing the same
 key at once get one change and one clear answer, never a second new key or an error page.
 
-The lease is a compare-and-set on a named row of `leases` (as scheduler leadership is), which
+The lease is a named one (`app.infra.leases`, as scheduler leadership is): a compare-and-set that
 needs no column on the key and works the same on SQLite and PostgreSQL; no database lock is held
 while Factorial is asked.
 """
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from app.infra import leases as locks
+from app.infra import leases
 from app.models import ApiKey, AuditEvent
 from app.services import DbSession
 from app.services.keys.api_keys import ApiKeyError
@@ -32,8 +32,8 @@ class KeyChanged(ApiKeyError):
 @contextmanager
 def exclusive(session: DbSession, key_id: int, now: datetime) -> Iterator[None]:
     """Hold the key's change lease for the block; KeyChanged("busy") if another request does."""
-    name, owner = f"api_key:{key_id}", locks.owner_id()
-    if not locks.try_acquire(session, name, owner, now, KEY_LEASE):
+    name, owner = f"api_key:{key_id}", leases.owner_id()
+    if not leases.hold(session, name, owner, now, KEY_LEASE):
         raise KeyChanged(
             "busy",
             "Someone else is rotating or deleting this key right now; nothing was changed. "
@@ -44,7 +44,7 @@ def exclusive(session: DbSession, key_id: int, now: datetime) -> Iterator[None]:
         yield
     finally:
         session.rollback()
-        locks.release(session, name, owner)
+        leases.let_go(session, name, owner)
 
 
 def fresh(session: DbSession, key_id: int) -> ApiKey:
