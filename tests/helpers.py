@@ -4,9 +4,12 @@ new-service-client form, the metrics exposition, and what the sandbox saw."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, AnyStr
 
+import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
@@ -127,3 +130,24 @@ def revoke_access_token(sandbox: SandboxServer, token: str) -> None:
 
 def credential_checks(sandbox: SandboxServer) -> int:
     return sandbox.counts()["requests"].get(f"/api/{CREDENTIALS}", 0)
+
+
+def occurring(needles: Iterable[AnyStr], haystack: AnyStr) -> list[AnyStr]:
+    """The needles found in the haystack: a leak check asserts this is empty."""
+    return [needle for needle in needles if needle in haystack]
+
+
+def existing_bytes(files: Iterable[Path]) -> bytes:
+    """The bytes of those files that exist, one after the other."""
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def only_on(database_url: str, scheme: str, why: str) -> None:
+    """Skip the calling test unless the test database's URL starts with `scheme`."""
+    if not database_url.startswith(scheme):
+        pytest.skip(why)
+
+
+def other_ending(secret: str) -> str:
+    """The same secret with its last four characters changed: a wrong secret of the right shape."""
+    return secret[:-4] + ("bbbb" if secret.endswith("aaaa") else "aaaa")

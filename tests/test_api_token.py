@@ -6,14 +6,13 @@ import sqlite3
 import threading
 import time
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.models import Connection, ServiceClient, utcnow
 from sandbox.testing import SandboxServer
 from tests.factories import make_client
-from tests.helpers import audit_rows, bearer, expire_soon, last_used, set_columns
+from tests.helpers import audit_rows, bearer, expire_soon, last_used, only_on, set_columns
 from tests.lifecycle import access_token, refresh_requests
 
 
@@ -144,8 +143,7 @@ def test_token_is_served_while_another_process_holds_the_write_lock(
 ) -> None:
     """Vending only reads, so on SQLite it begins deferred, and its usage count is written after
     the answer: a writer elsewhere (the sweep, an admin, another worker) never delays a token."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the write lock is SQLite's; PostgreSQL readers never wait for writers")
+    only_on(database_url, "sqlite", "the write lock is SQLite's; PostgreSQL readers never wait")
     secret = make_client(app, connections=(user_connection,))
     answers: list[int] = []
 

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select, text
 from app.infra.extensions import db
 from app.infra.reads import PreparedRead
 from app.models import Connection
+from tests.helpers import only_on
 
 c = Connection.__table__.c
 BY_ID = PreparedRead(
@@ -48,8 +49,7 @@ def test_a_connection_the_server_dropped_is_replaced(
 ) -> None:
     """No ping before each read: a dead pooled connection is found by the read itself, which
     is retried once on a new connection."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite connections are files: the server cannot drop them")
+    only_on(database_url, "postgresql", "SQLite connections are files: no server drops them")
     with app.app_context():
         engine = read_engine()
         assert BY_ID.first(engine, id=user_connection) is not None

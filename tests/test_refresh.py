@@ -162,6 +162,11 @@ def test_transient_failure_shows_error_with_next_retry(
     )
 
 
+def seconds_until(moment: datetime | None, now: datetime) -> float:
+    """0 when no retry is planned."""
+    return (moment - now).total_seconds() if moment else 0.0
+
+
 def test_three_transient_failures_then_success(
     app: Flask, connection_id: int, sandbox: SandboxServer
 ) -> None:
@@ -173,7 +178,7 @@ def test_three_transient_failures_then_success(
         with time_machine.travel(now, tick=False):
             run_sweep(app)
         row = load(app, connection_id)
-        delays.append((row.next_retry_at - now).total_seconds() if row.next_retry_at else 0.0)
+        delays.append(seconds_until(row.next_retry_at, now))
         now = (row.next_retry_at or now) + timedelta(seconds=1)
     assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60 and 60 <= delays[2] <= 120
     assert (delays[3], status(app, connection_id), refresh_requests(sandbox)) == (0.0, "active", 4)
