@@ -12,11 +12,10 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.infra.extensions import db
-from app.models import ApiKey, AuditEvent, Notification, utcnow
+from app.models import ApiKey, AuditEvent, Notification
 from app.services.audit import Actor
 from app.services.keys import api_key_remote, api_keys
-from app.services.notify import Notifier
-from app.web.providers import client_for
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.conftest import ADMIN_EMAIL, AuthActions
 
@@ -58,12 +57,11 @@ def add_key(app: Flask, admin_id: int, token: str, label: str = "Payroll export"
     with app.app_context():
         return api_keys.add(
             db.session,
-            client_for,
+            wiring().deps,
             environment="demo",
             label=label,
             raw_key=token,
             actor=admin_actor(admin_id),
-            now=utcnow(),
         ).id
 
 
@@ -74,12 +72,10 @@ def create_key(app: Flask, admin_id: int, authority_id: int, label: str = "Night
         assert authority is not None
         return api_key_remote.create(
             db.session,
-            client_for,
-            Notifier(),
+            wiring().deps,
             company_of=authority,
             label=label,
             actor=admin_actor(admin_id),
-            now=utcnow(),
         ).id
 
 

@@ -10,10 +10,10 @@ from app.factorial import FactorialClient
 from app.infra.extensions import db
 from app.models import Connection, utcnow
 from app.services.audit import Actor
-from app.services.connect import token_values
+from app.services.connection_store import token_values
 from app.services.keys import api_keys
-from app.services.service_api import service_clients
-from app.wiring import client_factory
+from app.services.service_api import service_client_creations, service_clients
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 
 ADMIN = Actor("admin", None, "tests")
@@ -21,7 +21,7 @@ ADMIN = Actor("admin", None, "tests")
 
 def grant_user_token(app: Flask, sandbox: SandboxServer, employee_id: str = "1002") -> int:
     """A real user grant at the sandbox, stored as a connection row; returns its id."""
-    client = FactorialClient(app.extensions["settings"].environments["demo"])
+    client = FactorialClient(wiring(app).settings.environments["demo"])
     verifier = client.new_code_verifier()
     url = client.authorization_url(state=client.new_state(), kind="user", code_verifier=verifier)
     code = parse_qs(urlsplit(sandbox.approve(url, 1002)).query)["code"][0]
@@ -39,8 +39,8 @@ def store_api_key(app: Flask, sandbox: SandboxServer, company_id: int = 1) -> in
     token = next(k["token"] for k in sandbox.seed()["api_keys"] if k["company_id"] == company_id)
     with app.app_context():
         key = api_keys.add(
-            db.session, client_factory(app.extensions["settings"]), environment="demo",
-            label=f"Company {company_id}", raw_key=token, actor=ADMIN, now=utcnow(),
+            db.session, wiring(app).deps, environment="demo",
+            label=f"Company {company_id}", raw_key=token, actor=ADMIN,
         )  # fmt: skip
         return int(key.id)
 
@@ -56,10 +56,10 @@ def make_client(
 ) -> str:
     """A service client's secret."""
     with app.app_context():
-        client, secret = service_clients.create(
-            db.session, name="Payroll sync", scopes=scopes, connection_ids=connections,
-            api_key_ids=keys, all_credentials=everything, actor=ADMIN, now=utcnow(),
+        client, secret = service_client_creations.create(
+            db.session, wiring(app).deps, name="Payroll sync", scopes=scopes,
+            connection_ids=connections, api_key_ids=keys, all_credentials=everything, actor=ADMIN,
         )  # fmt: skip
         if revoked:
-            service_clients.revoke(db.session, client, actor=ADMIN, now=utcnow())
+            service_clients.revoke(db.session, client, wiring(app).deps, actor=ADMIN)
         return secret

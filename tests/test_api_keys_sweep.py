@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -16,8 +17,8 @@ from flask import Flask
 from app.infra.extensions import db
 from app.models import utcnow
 from app.services import notify
-from app.services.keys import api_keys
-from app.web.providers import client_for
+from app.services.keys import api_key_verification
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import (
     CREDENTIALS_PATH,
@@ -67,7 +68,8 @@ def notifier(webhook: tuple[notify.Notifier, list[bytes]]) -> notify.Notifier:
 def sweep(app: Flask, notifier: notify.Notifier, after: timedelta) -> int:
     """Run verify_due with the app clock moved `after` into the future."""
     with time_machine.travel(datetime.now(UTC) + after, tick=True), app.app_context():
-        return api_keys.verify_due(db.session, client_for, notifier, utcnow(), DAY)
+        deps = replace(wiring().deps, notifier=notifier)
+        return api_key_verification.verify_due(db.session, deps, DAY)
 
 
 def test_recently_verified_keys_are_not_due(

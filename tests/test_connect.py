@@ -9,6 +9,9 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.infra.extensions import db
+from app.models import PendingAuthorization, utcnow
+from app.services import pending_states
 from sandbox.testing import SandboxServer
 from tests.conftest import PASSWORD, VIEWER_EMAIL, AuthActions, make_account
 from tests.flows import (
@@ -223,3 +226,8 @@ def test_company_token_names_the_company_of_earlier_user_tokens(
     user = connection_id_from(connect_account(client, signed_in, sandbox, "user", ACME_EMPLOYEE))
     connect_account(client, signed_in, sandbox, "company", ACME_ADMIN)
     assert load_connection(app, user).company_name == "Acme Robotics"
+
+
+def test_a_state_shorter_than_128_bits_is_never_recorded(app: Flask) -> None:
+    with app.app_context(), pytest.raises(ValueError, match="128"):
+        pending_states.record(db.session, PendingAuthorization, "s" * 21, utcnow(), verifier=None)

@@ -152,6 +152,13 @@ def test_detail_shows_refresh_token_death(
     )
 
 
+def test_a_connection_page_belongs_to_the_dashboard_in_the_navigation(
+    client: FlaskClient, signed_in: AuthActions, user_connection: int
+) -> None:
+    body = client.get(f"/connections/{user_connection}").get_data(as_text=True)
+    assert '<a href="/" aria-current="page">Dashboard</a>' in body
+
+
 STATE_CHANGES = [
     {},
     {"expires_at": timedelta(minutes=5)},

@@ -4,6 +4,7 @@ API keys the app made before it still work after it, through the app's own servi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.infra.extensions import db
-from app.models import ApiKey, utcnow
+from app.models import ApiKey
 from app.refresh import lifecycle
 from app.services import notify
-from app.services.keys import api_keys
-from app.wiring import client_factory
+from app.services.keys import api_key_verification
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.conftest import REDIRECT_URI, AuthActions
 from tests.factories import make_client, store_api_key
@@ -69,13 +70,8 @@ def test_company_connection_passes_its_health_check_after_a_sandbox_restart(
     )
     factorial.restart()
     with app.app_context():
-        result = lifecycle.health_check(
-            db.session,
-            client_factory(app.extensions["settings"]),
-            connection_id,
-            now=utcnow(),
-            notifier=notify.Notifier(HOOK_URL),
-        )
+        deps = replace(wiring(app).deps, notifier=notify.Notifier(HOOK_URL))
+        result = lifecycle.health_check(db.session, connection_id, deps)
     assert result == "ok"
 
 
@@ -87,11 +83,6 @@ def test_api_key_still_verifies_after_a_sandbox_restart(
     with app.app_context():
         key = db.session.get(ApiKey, key_id)
         assert key is not None
-        result = api_keys.verify(
-            db.session,
-            client_factory(app.extensions["settings"]),
-            notify.Notifier(HOOK_URL),
-            key,
-            now=utcnow(),
-        )
+        deps = replace(wiring(app).deps, notifier=notify.Notifier(HOOK_URL))
+        result = api_key_verification.verify(db.session, key, deps)
     assert result == "ok"

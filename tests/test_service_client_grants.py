@@ -340,3 +340,10 @@ def test_cli_grants_says_when_a_client_may_use_nothing(
     secret = make_client(app, keys=(api_key_id,))
     cli(runner, "revoke-grant", client_id_of(secret), "--api-key", api_key_id)
     assert "nothing: every call" in cli(runner, "grants", client_id_of(secret))[1]
+
+
+def test_cli_create_names_every_unknown_id_the_way_a_grant_does(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    code, output = cli(runner, "create", "Payroll", "--connection", 4242, "--api-key", 10**20)
+    assert (code, f"There is no connection 4242, API key {10**20}; nothing" in output) == (1, True)

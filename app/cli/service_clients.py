@@ -9,10 +9,15 @@ import click
 from flask.cli import AppGroup
 
 from app.infra.extensions import db
-from app.models import SCOPES, ServiceClient, utcnow
+from app.models import SCOPES, ServiceClient
 from app.services.audit import Actor
-from app.services.service_api import service_client_grants, service_clients
+from app.services.service_api import (
+    service_client_creations,
+    service_client_grants,
+    service_clients,
+)
 from app.services.service_api.service_client_grants import GrantChange, Grants
+from app.wiring import wiring
 
 CLI_ACTOR = Actor("cli", None, "command line")
 
@@ -43,15 +48,15 @@ def create(
     every connection and API key."""
     chosen = bool(connection_ids or api_key_ids)
     try:
-        client, secret = service_clients.create(
+        client, secret = service_client_creations.create(
             db.session,
+            wiring().deps,
             name=name,
             scopes=scopes or ("token:read",),
             connection_ids=connection_ids,
             api_key_ids=api_key_ids,
             all_credentials=not chosen,
             actor=CLI_ACTOR,
-            now=utcnow(),
         )
     except service_clients.ServiceClientError as exc:
         raise click.ClickException(exc.message) from None
@@ -80,7 +85,7 @@ def revoke(client_id: int) -> None:
     client = service_clients.get_client(db.session, client_id)
     if client is None:
         raise click.ClickException(f"There is no service client {client_id}.")
-    changed = service_clients.revoke(db.session, client, actor=CLI_ACTOR, now=utcnow())
+    changed = service_clients.revoke(db.session, client, wiring().deps, actor=CLI_ACTOR)
     click.echo(f"Revoked {client.name}." if changed else f"{client.name} was already revoked.")
 
 
@@ -154,7 +159,7 @@ def grant(
     more = _chosen(everything, connection_ids, api_key_ids)
     try:
         change = service_client_grants.add_grants(
-            db.session, client, more, actor=CLI_ACTOR, now=utcnow()
+            db.session, client, more, wiring().deps, actor=CLI_ACTOR
         )
     except service_clients.ServiceClientError as exc:
         raise click.ClickException(exc.message) from None
@@ -172,7 +177,7 @@ def revoke_grant(
     fewer = _chosen(everything, connection_ids, api_key_ids)
     try:
         change = service_client_grants.remove_grants(
-            db.session, client, fewer, actor=CLI_ACTOR, now=utcnow()
+            db.session, client, fewer, wiring().deps, actor=CLI_ACTOR
         )
     except service_clients.ServiceClientError as exc:
         raise click.ClickException(exc.message) from None

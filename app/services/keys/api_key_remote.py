@@ -27,18 +27,12 @@ from app.factorial import (
 )
 from app.factorial.errors import sanitize
 from app.models import ApiKey
-from app.services import DbSession, audit, notify
+from app.services import DbSession, audit
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.keys.api_key_lease import exclusive, fresh
-from app.services.keys.api_keys import (
-    ApiKeyError,
-    ClientFactory,
-    clean_label,
-    delete_local,
-    facts,
-    new_row,
-    verify,
-)
+from app.services.keys.api_key_verification import verify
+from app.services.keys.api_keys import ApiKeyError, clean_label, delete_local, facts, new_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,20 +72,18 @@ def authorities(
 
 
 def with_authority(
-    session: DbSession,
-    clients: ClientFactory,
+    deps: Deps,
     candidates: list[ApiKey],
     call: Callable[[FactorialClient, str], T],
     *,
     step: str,
-    now: datetime,
 ) -> tuple[T, ApiKey]:
     """Run `call` with the first candidate Factorial accepts; RemoteFailed otherwise."""
     if not candidates:
         raise RemoteFailed(step, "No working key of this company is stored to authorise this.")
     for authority in candidates:
         try:
-            with clients(authority.environment) as client:
+            with deps.clients(authority.environment) as client:
                 value = call(client, authority.key.reveal())
         except KeyError:
             raise RemoteFailed(step, "That environment is not configured.") from None
@@ -102,19 +94,15 @@ def with_authority(
                 raise
             detail = sanitize(exc.message, redact=[k.key.reveal() for k in candidates])
             raise RemoteFailed(step, f"Factorial's keys API failed: {detail}") from None
-        authority.last_used_at = now
+        authority.last_used_at = deps.clock()
         return value, authority
     raise RemoteFailed(step, "Factorial rejected every stored key of this company.")
 
 
-def list_remote(
-    session: DbSession, clients: ClientFactory, key: ApiKey, *, now: datetime
-) -> list[RemoteKey]:
+def list_remote(session: DbSession, key: ApiKey, deps: Deps) -> list[RemoteKey]:
     """The company's keys in Factorial, each marked with the stored key it is (if any)."""
     candidates = authorities(session, key.environment, key.company_id, key)
-    remote, _ = with_authority(
-        session, clients, candidates, lambda c, k: c.list_api_keys(k), step="list", now=now
-    )
+    remote, _ = with_authority(deps, candidates, lambda c, k: c.list_api_keys(k), step="list")
     stored = session.scalars(
         select(ApiKey).where(
             ApiKey.environment == key.environment, ApiKey.company_id == key.company_id
@@ -132,14 +120,7 @@ def list_remote(
 
 
 def create(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    *,
-    company_of: ApiKey,
-    label: str,
-    actor: Actor,
-    now: datetime,
+    session: DbSession, deps: Deps, *, company_of: ApiKey, label: str, actor: Actor
 ) -> ApiKey:
     """Create a key in Factorial for `company_of`'s company, store it at once, then verify it."""
     name = clean_label(label)
@@ -147,24 +128,25 @@ def create(
         raise ApiKeyError("label", "Give the new key a label.")
     candidates = authorities(session, company_of.environment, company_of.company_id, company_of)
     created, authority = with_authority(
-        session, clients, candidates, lambda c, k: c.create_api_key(k, name), step="create", now=now
+        deps, candidates, lambda c, k: c.create_api_key(k, name), step="create"
     )
-    row = store_created(session, clients, created, authority, name, actor, now)
-    verify(session, clients, notifier, row, now=now, actor=actor)
+    row = store_created(session, created, authority, deps, label=name, actor=actor)
+    verify(session, row, deps, actor=actor)
     return row
 
 
 def store_created(
     session: DbSession,
-    clients: ClientFactory,
     created: CreatedApiKey,
     authority: ApiKey,
+    deps: Deps,
+    *,
     label: str,
     actor: Actor,
-    now: datetime,
     **extra: object,
 ) -> ApiKey:
     """Store a key Factorial just created (audited, committed); if that fails, delete it there."""
+    now = deps.clock()
     info = CredentialInfo(
         id="", company_id=authority.company_id, kind="api_key", employee_id=None, email=None,
         full_name=None, company_name=authority.company_name, role=None, raw_keys=(),
@@ -182,73 +164,51 @@ def store_created(
     except Exception:
         session.rollback()
         log.error("could not store API key %s created in Factorial; deleting it", created.id)
-        _delete_quietly(clients, authority, created)
+        _delete_quietly(deps, authority, created)
         raise
     log.info("API key %s created in Factorial as %s", row.id, created.id)
     return row
 
 
-def _delete_quietly(clients: ClientFactory, authority: ApiKey, created: CreatedApiKey) -> None:
+def _delete_quietly(deps: Deps, authority: ApiKey, created: CreatedApiKey) -> None:
     """Leave no unreachable key with total access behind when storing it failed."""
     try:
-        with clients(authority.environment) as client:
+        with deps.clients(authority.environment) as client:
             client.delete_api_key(created.token, created.id)
     except FactorialError:
         log.error("API key %s exists in Factorial but is not stored; delete it there", created.id)
 
 
 def delete(
-    session: DbSession,
-    clients: ClientFactory,
-    key_id: int,
-    *,
-    actor: Actor,
-    now: datetime,
-    in_factorial: bool,
+    session: DbSession, key_id: int, deps: Deps, *, actor: Actor, in_factorial: bool
 ) -> ApiKey:
     """Delete in Factorial first (when asked and it was created here), then here; returns the
     deleted key (detached, for its label and fingerprint)."""
+    now = deps.clock()
     with exclusive(session, key_id, now):
         key = fresh(session, key_id)
-        _delete(session, clients, key, actor, now, in_factorial)
+        _delete(session, key, deps, actor, now, in_factorial)
         return key
 
 
 def _delete(
-    session: DbSession,
-    clients: ClientFactory,
-    key: ApiKey,
-    actor: Actor,
-    now: datetime,
-    in_factorial: bool,
+    session: DbSession, key: ApiKey, deps: Deps, actor: Actor, now: datetime, in_factorial: bool
 ) -> None:
     if in_factorial:
         if not key.remote_key_id:
             raise ApiKeyError(
                 "not_created_here", "This key was not created here; delete it in Factorial."
             )
-        delete_in_factorial(
-            session, clients, key, key.remote_key_id, prefer=key, now=now, step="delete"
-        )
+        delete_in_factorial(session, key, key.remote_key_id, deps, prefer=key, step="delete")
     delete_local(session, key, actor=actor, now=now, deleted_in_factorial=in_factorial)
 
 
 def delete_in_factorial(
-    session: DbSession,
-    clients: ClientFactory,
-    key: ApiKey,
-    remote_id: str,
-    *,
-    prefer: ApiKey,
-    now: datetime,
-    step: str,
+    session: DbSession, key: ApiKey, remote_id: str, deps: Deps, *, prefer: ApiKey, step: str
 ) -> None:
     """Delete `key` in Factorial, authorised by `prefer` first; already gone there is fine."""
     candidates = authorities(session, key.environment, key.company_id, prefer)
     try:
-        with_authority(
-            session, clients, candidates, lambda c, k: c.delete_api_key(k, remote_id),
-            step=step, now=now,
-        )  # fmt: skip
+        with_authority(deps, candidates, lambda c, k: c.delete_api_key(k, remote_id), step=step)
     except NotFound:
         log.info("API key %s was already gone in Factorial", key.id)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from app.models import ApiKey
-from app.services import DbSession, audit, notify
+from app.services import DbSession, audit
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.keys.api_key_lease import KeyChanged, exclusive, fresh
 from app.services.keys.api_key_remote import (
     RemoteFailed,
@@ -24,7 +24,8 @@ from app.services.keys.api_key_remote import (
     store_created,
     with_authority,
 )
-from app.services.keys.api_keys import ClientFactory, delete_local, facts, verify
+from app.services.keys.api_key_verification import verify
+from app.services.keys.api_keys import delete_local, facts
 from app.services.service_api import service_client_grants
 
 log = logging.getLogger(__name__)
@@ -37,22 +38,14 @@ class RotateResult:
     message: str
 
 
-def rotate(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    key_id: int,
-    *,
-    actor: Actor,
-    now: datetime,
-) -> RotateResult:
+def rotate(session: DbSession, key_id: int, deps: Deps, *, actor: Actor) -> RotateResult:
     """New key (created, stored, verified), then the old one deleted there and here.
 
     RemoteFailed before anything changed; KeyChanged when the key is being or was already
     rotated or deleted; otherwise a result whose `complete` is False when a later step failed
     and both keys are kept.
     """
-    with exclusive(session, key_id, now):
+    with exclusive(session, key_id, deps.clock()):
         key = fresh(session, key_id)
         if key.replaced_by_id is not None:
             raise KeyChanged(
@@ -61,16 +54,14 @@ def rotate(
                 "was changed. Delete this one once Factorial answers.",
                 existing_id=key.replaced_by_id,
             )
-        return _rotate(session, clients, notifier, key, actor=actor, now=now)
+        return _rotate(session, key, deps, actor)
 
 
-def _remote_id(
-    session: DbSession, clients: ClientFactory, key: ApiKey, now: datetime
-) -> str | None:
+def _remote_id(session: DbSession, key: ApiKey, deps: Deps) -> str | None:
     """The key's id in Factorial; None when it is already gone there (rejected, unlisted)."""
     if key.remote_key_id:
         return key.remote_key_id
-    for remote in list_remote(session, clients, key, now=now):
+    for remote in list_remote(session, key, deps):
         if remote.held_by is not None and remote.held_by.id == key.id:
             return remote.id
     if key.rejected_since is not None:
@@ -78,60 +69,37 @@ def _remote_id(
     raise RemoteFailed("resolve", "Factorial does not list this key, so it cannot be rotated here.")
 
 
-def _rotate(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    key: ApiKey,
-    *,
-    actor: Actor,
-    now: datetime,
-) -> RotateResult:
-    remote_id = _remote_id(session, clients, key, now)
+def _rotate(session: DbSession, key: ApiKey, deps: Deps, actor: Actor) -> RotateResult:
+    remote_id = _remote_id(session, key, deps)
     candidates = authorities(session, key.environment, key.company_id, key)
     created, authority = with_authority(
-        session,
-        clients,
-        candidates,
-        lambda c, k: c.create_api_key(k, key.label),
-        step="create",
-        now=now,
+        deps, candidates, lambda c, k: c.create_api_key(k, key.label), step="create"
     )
     new = store_created(
-        session, clients, created, authority, key.label, actor, now, rotated_from=key.id
+        session, created, authority, deps, label=key.label, actor=actor, rotated_from=key.id
     )
-    if verify(session, clients, notifier, new, now=now, actor=actor) != "ok":
+    if verify(session, new, deps, actor=actor) != "ok":
+        reason = f"The new key could not be verified ({new.last_error}); "
         return _incomplete(
-            session,
-            key,
-            new,
-            actor,
-            now,
-            f"The new key could not be verified ({new.last_error}); "
-            "the old key is kept and still works.",
+            session, deps, key, new, actor, reason + "the old key is kept and still works."
         )
     try:
         if remote_id is not None:
-            delete_in_factorial(
-                session, clients, key, remote_id, prefer=new, now=now, step="delete_old"
-            )
+            delete_in_factorial(session, key, remote_id, deps, prefer=new, step="delete_old")
     except RemoteFailed as exc:
         return _incomplete(
-            session,
-            key,
-            new,
-            actor,
-            now,
+            session, deps, key, new, actor,
             f"The new key works, but deleting the old one in Factorial failed ({exc.message}); "
             "both are kept: delete the old one when Factorial answers.",
-        )
-    return _complete(session, key, new, actor, now)
+        )  # fmt: skip
+    return _complete(session, deps, key, new, actor)
 
 
 def _complete(
-    session: DbSession, old: ApiKey, new: ApiKey, actor: Actor, now: datetime
+    session: DbSession, deps: Deps, old: ApiKey, new: ApiKey, actor: Actor
 ) -> RotateResult:
     """One transaction: the grants move, the rotation is audited, the old key is deleted."""
+    now = deps.clock()
     moved = service_client_grants.move_api_key_grants(session, old.id, new.id, actor=actor, now=now)
     audit.record(
         session, "api_key.rotated", now=now, actor=actor, target=new,
@@ -143,10 +111,11 @@ def _complete(
 
 
 def _incomplete(
-    session: DbSession, old: ApiKey, new: ApiKey, actor: Actor, now: datetime, message: str
+    session: DbSession, deps: Deps, old: ApiKey, new: ApiKey, actor: Actor, message: str
 ) -> RotateResult:
     """Both keys kept. A new key that works replaces the old one at once (its grants move to
     it); the old one only waits to be deleted in Factorial."""
+    now = deps.clock()
     moved: list[int] = []
     if new.last_verified_result == "ok":
         old.replaced_by_id = new.id

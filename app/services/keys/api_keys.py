@@ -1,9 +1,9 @@
-"""API keys: add (verified before saving), verify, the daily sweep over them, delete, summary.
+"""API keys: add (verified before saving), delete here, status and summary.
 
 A key has total access and never expires; the only way it dies is someone deleting it in
-Factorial. So it is stored encrypted, found by a sha256 digest, and re-verified on a schedule;
-the change to rejected (and back) is audited and announced once per transition.
-Factorial's keys API is used by `api_key_remote` (create, list, delete) and `api_key_rotation`.
+Factorial. So it is stored encrypted, found by a sha256 digest, and re-verified on a schedule
+(`api_key_verification`). Factorial's keys API is used by `api_key_remote` (create, list,
+delete) and `api_key_rotation`.
 """
 
 from __future__ import annotations
@@ -11,24 +11,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.factorial import CredentialInfo, FactorialClient, FactorialError, Unauthorized
+from app.factorial import CredentialInfo, FactorialError, Unauthorized
 from app.factorial.errors import sanitize
 from app.infra.crypto import Secret
 from app.models import ApiKey, AuditEvent
-from app.services import DbSession, audit, notify
-from app.services.audit import SYSTEM, Actor
+from app.services import DbSession, audit
+from app.services.audit import Actor
+from app.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
-ClientFactory = Callable[[str], FactorialClient]
 KEY_LIMIT = 4096
 LABEL_LIMIT = 120
 _B64URL_PART = re.compile(r"[A-Za-z0-9_-]+={0,2}")
@@ -96,10 +95,10 @@ def clean_label(label: str) -> str:
     return " ".join(label.split())[:LABEL_LIMIT]
 
 
-def identify(clients: ClientFactory, environment: str, key: str) -> CredentialInfo:
+def identify(deps: Deps, environment: str, key: str) -> CredentialInfo:
     """Ask the credentials endpoint who owns `key`; KeyRejected on 401, ProviderFailed else."""
     try:
-        client = clients(environment)
+        client = deps.clients(environment)
     except KeyError:
         raise ApiKeyError("unknown_environment", "That environment is not configured.") from None
     with client:
@@ -115,20 +114,20 @@ def identify(clients: ClientFactory, environment: str, key: str) -> CredentialIn
 
 def add(
     session: DbSession,
-    clients: ClientFactory,
+    deps: Deps,
     *,
     environment: str,
     label: str,
     raw_key: str,
     actor: Actor,
-    now: datetime,
 ) -> ApiKey:
     """Verify the pasted key with Factorial, then store it; nothing is stored on any failure."""
     key = check_shape(raw_key)
     key_digest = digest(key)
     _refuse_duplicate(session, environment, key_digest)
+    now = deps.clock()
     try:
-        info = identify(clients, environment, key)
+        info = identify(deps, environment, key)
     except (KeyRejected, ProviderFailed) as exc:
         _record_failed_add(session, exc, actor=actor, environment=environment, now=now)
         raise
@@ -197,94 +196,6 @@ def _record_failed_add(
         message=error.message,
         details={"reason": error.reason, "environment": environment},
     )
-
-
-def verify(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    key: ApiKey,
-    *,
-    now: datetime,
-    actor: Actor = SYSTEM,
-) -> str:
-    """Re-verify now and record the result (`ok`, `rejected` or `error`); commits."""
-    result, message = _check(clients, key)
-    was_rejected = key.rejected_since is not None
-    key.last_verified_at, key.last_verified_result, key.last_error = now, result, message
-    if result == "rejected" and not was_rejected:
-        key.rejected_since = now
-        _transition(session, notifier, key, "api_key.rejected", now, actor, message)
-    elif result == "ok" and was_rejected:
-        key.rejected_since = None
-        _transition(session, notifier, key, "api_key.recovered", now, actor, "")
-    elif actor.kind != "system":
-        outcome = "ok" if result == "ok" else "failed"
-        audit.record(
-            session, "api_key.verified", now=now, actor=actor, target=key, outcome=outcome,
-            message=message, details={"result": result},
-        )  # fmt: skip
-    session.commit()
-    return result
-
-
-def _check(clients: ClientFactory, key: ApiKey) -> tuple[str, str]:
-    if not key.key.readable:
-        return "error", "The stored key cannot be decrypted with the configured encryption keys."
-    try:
-        info = identify(clients, key.environment, key.key.reveal())
-    except KeyRejected:
-        return "rejected", REJECTED_MESSAGE
-    except ApiKeyError as exc:
-        return "error", exc.message
-    key.company_name = info.company_name or key.company_name
-    key.credential_id = info.id[:128]
-    return "ok", ""
-
-
-def _transition(
-    session: DbSession,
-    notifier: notify.Notifier,
-    key: ApiKey,
-    event: str,
-    now: datetime,
-    actor: Actor,
-    message: str,
-) -> None:
-    outcome = "failed" if event == "api_key.rejected" else "ok"
-    audit.record(
-        session, event, now=now, actor=actor, target=key, outcome=outcome, message=message,
-        details=facts(key),
-    )  # fmt: skip
-    notify.enqueue(
-        session,
-        notifier,
-        event,
-        target_type="api_key",
-        target_id=key.id,
-        payload={"api_key": {"id": key.id, **facts(key)}},
-        now=now,
-    )
-    log.warning("API key %s: %s", key.id, event)
-
-
-def verify_due(
-    session: DbSession,
-    clients: ClientFactory,
-    notifier: notify.Notifier,
-    now: datetime,
-    every: timedelta,
-) -> int:
-    """Verify every key not verified within `every`; returns how many were checked."""
-    due = select(ApiKey.id).where(
-        or_(ApiKey.last_verified_at.is_(None), ApiKey.last_verified_at <= now - every)
-    )
-    ids = list(session.scalars(due.order_by(ApiKey.id)))
-    for key_id in ids:
-        key = session.get(ApiKey, key_id)
-        if key is not None:
-            verify(session, clients, notifier, key, now=now)
-    return len(ids)
 
 
 def delete_local(

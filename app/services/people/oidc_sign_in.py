@@ -1,9 +1,9 @@
 """Sign in through the identity provider: start (a pending sign-in and the provider's URL),
 then turn its answer into the account that proved itself.
 
-A pending sign-in is keyed by a hash of `state` (256 bits), bound to the browser that started
-it (a hash of a random value in its cookie session), single use, 10 minutes. The answer is
-refused before any token request when its state is unknown, used, expired or another
+A pending sign-in (`pending_states`: keyed by a hash of `state`, single use, 10 minutes) is
+bound to the browser that started it (a hash of a random value in its cookie session). The
+answer is refused before any token request when its state is unknown, used, expired or another
 browser's, when it names another issuer (RFC 9207; when the provider says it sends `iss`, an
 answer without one too), or carries no code. Then the code is exchanged once and the ID token
 checked (`app.identity`), and the access rules apply (`oidc_access`).
@@ -11,27 +11,22 @@ checked (`app.identity`), and the access rules apply (`oidc_access`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy import delete, select, update
+from datetime import datetime
 
 from app.identity import IdentityClient, IdentityError, IdTokenClaims
 from app.identity.client import nonce_hash
-from app.infra.crypto import Secret
 from app.models import Admin, PendingSignIn
-from app.services import DbSession, audit
+from app.services import DbSession, audit, pending_states
 from app.services.audit import Actor
 from app.services.people import oidc_access
 from app.services.people.oidc_access import AccessRefused
 
 log = logging.getLogger(__name__)
 
-PENDING_LIFETIME = timedelta(minutes=10)
 ANONYMOUS = Actor(kind="anonymous", label="identity provider sign-in")
 
 
@@ -50,10 +45,6 @@ class SignedIn:
     next_path: str
 
 
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def start(
     session: DbSession,
     client: IdentityClient,
@@ -64,53 +55,43 @@ def start(
     now: datetime,
 ) -> str:
     """Record a pending sign-in for this browser and commit; the provider's URL to go to."""
-    session.execute(delete(PendingSignIn).where(PendingSignIn.expires_at < now))
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     url = client.authorization_url(
         redirect_uri=redirect_uri, state=state, nonce=nonce, code_verifier=verifier
     )
-    session.add(
-        PendingSignIn(
-            state_hash=digest(state),
-            browser_hash=digest(browser),
-            nonce_hash=nonce_hash(nonce),
-            code_verifier=Secret(verifier),
-            next_path=next_path[:512],
-            created_at=now,
-            expires_at=now + PENDING_LIFETIME,
-        )
-    )
-    session.commit()
+    pending_states.record(
+        session, PendingSignIn, state, now, verifier=verifier,
+        browser_hash=pending_states.digest(browser), nonce_hash=nonce_hash(nonce),
+        next_path=next_path[:512],
+    )  # fmt: skip
     return url
+
+
+_REFUSALS = {
+    "missing_state": "This sign-in answer has no state; start again.",
+    "unknown_state": "This sign-in was not started here; start again.",
+    "other_browser": "This sign-in was started in another browser; start again here.",
+    "reused_state": "This sign-in answer was already used; start again.",
+    "expired_state": "This sign-in took too long; start again.",
+}
 
 
 def _claim(session: DbSession, state: str, browser: str, now: datetime) -> PendingSignIn:
     """The pending sign-in this answer belongs to, marked used (committed)."""
-    if not state or len(state) > 512:
-        raise SignInRefused("missing_state", "This sign-in answer has no state; start again.")
-    found: PendingSignIn | None = session.scalar(
-        select(PendingSignIn).where(PendingSignIn.state_hash == digest(state))
+
+    def other_browser(found: PendingSignIn) -> str | None:
+        same = secrets.compare_digest(found.browser_hash, pending_states.digest(browser))
+        return None if browser and same else "other_browser"
+
+    return pending_states.claim(
+        session,
+        PendingSignIn,
+        state,
+        now,
+        other_owner=other_browser,
+        refuse=lambda reason: SignInRefused(reason, _REFUSALS[reason]),
     )
-    if found is None:
-        raise SignInRefused("unknown_state", "This sign-in was not started here; start again.")
-    if not browser or not secrets.compare_digest(found.browser_hash, digest(browser)):
-        raise SignInRefused(
-            "other_browser", "This sign-in was started in another browser; start again here."
-        )
-    if found.used_at is not None:
-        raise SignInRefused("reused_state", "This sign-in answer was already used; start again.")
-    if found.expires_at <= now:
-        raise SignInRefused("expired_state", "This sign-in took too long; start again.")
-    claimed = session.execute(
-        update(PendingSignIn)
-        .where(PendingSignIn.id == found.id, PendingSignIn.used_at.is_(None))
-        .values(used_at=now)
-    )
-    session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise SignInRefused("reused_state", "This sign-in answer was already used; start again.")
-    return found
 
 
 def check_answer(params: Mapping[str, str], client: IdentityClient) -> str:

@@ -1,4 +1,5 @@
-"""New service clients from the admin's form: one client per form, its secret shown once.
+"""New service clients: `create` (the secret is returned once), and from the admin's form one
+client per form, its secret shown once.
 
 The form carries a random id. Its first submission creates the client and, keyed by the sha256
 of that id, a creation record holding the secret encrypted; the browser is then sent to a page
@@ -21,11 +22,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.infra.crypto import Secret, Undecryptable
-from app.models import ServiceClient, ServiceClientCreation
-from app.services import DbSession
+from app.models import SCOPES, ServiceClient, ServiceClientCreation, ServiceClientGrant
+from app.services import DbSession, audit
 from app.services.audit import Actor
-from app.services.service_api import service_clients
-from app.services.service_api.service_clients import ServiceClientError
+from app.services.deps import Deps
+from app.services.service_api.service_client_grants import Grants, require_existing
+from app.services.service_api.service_clients import (
+    NAME_LIMIT,
+    PREFIX,
+    ServiceClientError,
+    digest,
+)
 
 REVEAL_WINDOW = timedelta(minutes=10)
 # How long a form stays recognised as used: long past any reload or Back.
@@ -63,9 +70,9 @@ def _forget_old(session: DbSession, now: datetime) -> None:
     )
 
 
-def create_once(
+def create(
     session: DbSession,
-    form_id: str,
+    deps: Deps,
     *,
     name: str,
     scopes: Iterable[str],
@@ -73,31 +80,96 @@ def create_once(
     api_key_ids: Iterable[int] = (),
     all_credentials: bool = False,
     actor: Actor,
-    now: datetime,
+) -> tuple[ServiceClient, str]:
+    """Store a new client and return it with its secret; the secret exists nowhere else after
+    this call. Granting nothing and not `all_credentials` is refused (it could do nothing)."""
+    grants = Grants.of(everything=all_credentials, connections=connection_ids, keys=api_key_ids)
+    client, secret = add(session, deps, name=name, scopes=scopes, grants=grants, actor=actor)
+    session.commit()
+    return client, secret
+
+
+def add(
+    session: DbSession,
+    deps: Deps,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    grants: Grants,
+    actor: Actor,
+) -> tuple[ServiceClient, str]:
+    """`create`, flushed and audited but not committed: the caller commits it with whatever
+    must be stored in the same transaction. With the wildcard, specific grants are not kept."""
+    clean_name = " ".join(name.split())[:NAME_LIMIT]
+    if not clean_name:
+        raise ServiceClientError("Give the service a name.")
+    scope_text = _clean_scopes(scopes)
+    if grants.all_credentials:
+        grants = Grants.of(everything=True)
+    if grants.empty:
+        raise ServiceClientError(
+            "Choose the connections or API keys it may use, or all of them.", "reach"
+        )
+    require_existing(session, grants)
+    random_part, now = secrets.token_urlsafe(32), deps.clock()
+    client = ServiceClient(
+        name=clean_name, secret_digest=digest(random_part), scopes=scope_text,
+        all_credentials=grants.all_credentials,
+        created_by_id=actor.id if actor.kind == "admin" else None, created_at=now,
+        grants=[ServiceClientGrant(connection_id=c) for c in sorted(grants.connection_ids)]
+        + [ServiceClientGrant(api_key_id=k) for k in sorted(grants.api_key_ids)],
+    )  # fmt: skip
+    session.add(client)
+    session.flush()
+    audit.record(
+        session, "service_client.created", now=now, actor=actor, target=client,
+        details={"scopes": scope_text, "all_credentials": grants.all_credentials,
+                 "connections": sorted(grants.connection_ids),
+                 "api_keys": sorted(grants.api_key_ids)},
+    )  # fmt: skip
+    return client, f"{PREFIX}_{client.id}_{random_part}"
+
+
+def _clean_scopes(scopes: Iterable[str]) -> str:
+    chosen = {s.strip() for s in scopes if s.strip()}
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        raise ServiceClientError(
+            f"Unknown scope {sorted(unknown)[0]!r}; use {', '.join(SCOPES)}.", "scopes"
+        )
+    if not chosen:
+        raise ServiceClientError("Choose at least one scope.", "scopes")
+    return " ".join(s for s in SCOPES if s in chosen)
+
+
+def create_once(
+    session: DbSession,
+    form_id: str,
+    deps: Deps,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    grants: Grants,
+    actor: Actor,
 ) -> ServiceClient:
     """The client this form creates: made (and committed) at its first submission, the same one
     at every later submission, which creates nothing. ServiceClientError for a refused client or
     a malformed form id (`field` "form")."""
     if not valid_form_id(form_id) or actor.id is None:
         raise ServiceClientError("This form is incomplete; reload it and try again.", "form")
+    now = deps.clock()
     _forget_old(session, now)
     existing = _creation(session, form_id)
     if existing is not None:
         session.commit()
         return existing.client
-    client, secret = service_clients.add(
-        session, name=name, scopes=scopes, connection_ids=connection_ids,
-        api_key_ids=api_key_ids, all_credentials=all_credentials, actor=actor, now=now,
-    )  # fmt: skip
+    client, secret = add(session, deps, name=name, scopes=scopes, grants=grants, actor=actor)
     session.add(
         ServiceClientCreation(
-            form_hash=_hash(form_id),
-            client_id=client.id,
-            admin_id=actor.id,
-            secret=Secret(secret),
-            created_at=now,
+            form_hash=_hash(form_id), client_id=client.id, admin_id=actor.id,
+            secret=Secret(secret), created_at=now,
         )
-    )
+    )  # fmt: skip
     try:
         session.commit()
     except IntegrityError:  # the same form, submitted at the same moment, got there first
@@ -117,7 +189,7 @@ class Reveal:
     secret: str | None
 
 
-def reveal(session: DbSession, form_id: str, *, admin_id: int, now: datetime) -> Reveal | None:
+def reveal(session: DbSession, form_id: str, deps: Deps, *, admin_id: int) -> Reveal | None:
     """What the page after the form shows: the client and, once and within `REVEAL_WINDOW`,
     its secret, which is then forgotten (committed). None for an unknown form id or one used
     by another admin."""
@@ -126,6 +198,7 @@ def reveal(session: DbSession, form_id: str, *, admin_id: int, now: datetime) ->
     creation = _creation(session, form_id)
     if creation is None or creation.admin_id != admin_id:
         return None
+    now = deps.clock()
     stored, secret = creation.secret, None
     if stored is not None and now - creation.created_at >= REVEAL_WINDOW:
         creation.secret = None

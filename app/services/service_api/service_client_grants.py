@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.models import MAX_ID, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.services import DbSession, audit
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.service_api.service_clients import ServiceClientError
 
 
@@ -117,26 +118,26 @@ def granted_credentials(
 
 
 def set_grants(
-    session: DbSession, client: ServiceClient, wanted: Grants, *, actor: Actor, now: datetime
+    session: DbSession, client: ServiceClient, wanted: Grants, deps: Deps, *, actor: Actor
 ) -> GrantChange:
     """Make the client's grants exactly `wanted` (what the Services page's form does)."""
-    return _change(session, client, lambda _current: wanted, actor=actor, now=now)
+    return _change(session, client, lambda _current: wanted, deps, actor=actor)
 
 
 def add_grants(
-    session: DbSession, client: ServiceClient, more: Grants, *, actor: Actor, now: datetime
+    session: DbSession, client: ServiceClient, more: Grants, deps: Deps, *, actor: Actor
 ) -> GrantChange:
     """Grant `more` on top of what the client has; what it already had is no error."""
-    return _change(session, client, lambda current: current | more, actor=actor, now=now)
+    return _change(session, client, lambda current: current | more, deps, actor=actor)
 
 
 def remove_grants(
-    session: DbSession, client: ServiceClient, fewer: Grants, *, actor: Actor, now: datetime
+    session: DbSession, client: ServiceClient, fewer: Grants, deps: Deps, *, actor: Actor
 ) -> GrantChange:
     """Take back `fewer`; naming something the client was never granted is an error."""
 
     def without(current: Grants) -> Grants:
-        _require_existing(session, fewer)
+        require_existing(session, fewer)
         missing = fewer - current
         if not missing.empty:
             raise ServiceClientError(
@@ -145,16 +146,16 @@ def remove_grants(
             )
         return current - fewer
 
-    return _change(session, client, without, actor=actor, now=now)
+    return _change(session, client, without, deps, actor=actor)
 
 
 def _change(
     session: DbSession,
     client: ServiceClient,
     compute: Callable[[Grants], Grants],
+    deps: Deps,
     *,
     actor: Actor,
-    now: datetime,
 ) -> GrantChange:
     """Lock the client's row, compute the new grants from the current ones, store, audit and
     commit; a ServiceClientError leaves everything as it was."""
@@ -168,20 +169,21 @@ def _change(
                 f"{client.name} (#{client.id}) is revoked; a revoked client cannot be granted "
                 "anything."
             )
-        _require_existing(session, change.added)
+        require_existing(session, change.added)
     except ServiceClientError:
         session.rollback()
         raise
     if change.nothing:
         session.rollback()
         return change
-    _store(session, client, change, actor=actor, now=now)
+    _store(session, client, change, actor=actor, now=deps.clock())
     session.commit()
     return change
 
 
-def _require_existing(session: DbSession, grants: Grants) -> None:
-    """ServiceClientError naming every connection and API key id that does not exist."""
+def require_existing(session: DbSession, grants: Grants) -> None:
+    """ServiceClientError naming every connection and API key id that does not exist (its
+    `field` is the form's list that names them: connections, else api_keys)."""
     found_connections = session.scalars(
         select(Connection.id).where(Connection.id.in_(_storable(grants.connection_ids)))
     )
@@ -193,7 +195,8 @@ def _require_existing(session: DbSession, grants: Grants) -> None:
         keys=grants.api_key_ids - set(found_keys),
     )
     if not unknown.empty:
-        raise ServiceClientError(f"There is no {unknown.describe()}; nothing was changed.")
+        field = "connections" if unknown.connection_ids else "api_keys"
+        raise ServiceClientError(f"There is no {unknown.describe()}; nothing was changed.", field)
 
 
 def _storable(ids: Iterable[int]) -> list[int]:

@@ -1,4 +1,5 @@
-"""Service clients: create (the secret is returned once), authenticate a bearer, scope, revoke.
+"""Service clients: authenticate a bearer, what it may see, revoke (creating one and the grants
+it holds are in `service_client_creations` and `service_client_grants`).
 
 A secret reads `fcs_<id>_<random>`: the id finds the row without a scan, and only the sha256 of
 the random part is stored. The random part has 256 bits, so a fast hash is the right one (a
@@ -10,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +18,11 @@ from typing import Any
 from sqlalchemy import Engine, Exists, bindparam, exists, select
 
 from app.infra.reads import PreparedRead
-from app.models import MAX_ID, SCOPES, ApiKey, Connection, ServiceClient, ServiceClientGrant
+from app.models import MAX_ID, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.refresh.lifecycle import connection_identity
 from app.services import DbSession, audit, connections
 from app.services.audit import Actor
+from app.services.deps import Deps
 from app.services.keys import api_keys
 
 PREFIX = "fcs"
@@ -40,7 +40,7 @@ class ServiceClientError(Exception):
         self.field = field
 
 
-def _digest(random_part: str) -> str:
+def digest(random_part: str) -> str:
     return hashlib.sha256(random_part.encode()).hexdigest()
 
 
@@ -99,7 +99,7 @@ def caller_from(row: Any, parsed: tuple[int, str]) -> Caller | None:
     client_id, random_part = parsed
     if row is None or row.client_secret_digest is None:
         return None
-    if not hmac.compare_digest(row.client_secret_digest, _digest(random_part)):
+    if not hmac.compare_digest(row.client_secret_digest, digest(random_part)):
         return None
     if row.client_revoked_at is not None:
         return None
@@ -107,101 +107,11 @@ def caller_from(row: Any, parsed: tuple[int, str]) -> Caller | None:
     return Caller(client_id, row.client_name, scopes, row.client_all_credentials)
 
 
-def _clean_scopes(scopes: Iterable[str]) -> str:
-    chosen = {s.strip() for s in scopes if s.strip()}
-    unknown = chosen - set(SCOPES)
-    if unknown:
-        raise ServiceClientError(
-            f"Unknown scope {sorted(unknown)[0]!r}; use {', '.join(SCOPES)}.", "scopes"
-        )
-    if not chosen:
-        raise ServiceClientError("Choose at least one scope.", "scopes")
-    return " ".join(s for s in SCOPES if s in chosen)
-
-
-def _grants(
-    session: DbSession, connection_ids: Iterable[int], api_key_ids: Iterable[int]
-) -> list[ServiceClientGrant]:
-    grants = []
-    for cid in sorted(set(connection_ids)):
-        if session.get(Connection, cid) is None:
-            raise ServiceClientError(f"There is no connection {cid}.", "connections")
-        grants.append(ServiceClientGrant(connection_id=cid))
-    for kid in sorted(set(api_key_ids)):
-        if session.get(ApiKey, kid) is None:
-            raise ServiceClientError(f"There is no API key {kid}.", "api_keys")
-        grants.append(ServiceClientGrant(api_key_id=kid))
-    return grants
-
-
-def create(
-    session: DbSession,
-    *,
-    name: str,
-    scopes: Iterable[str],
-    connection_ids: Iterable[int] = (),
-    api_key_ids: Iterable[int] = (),
-    all_credentials: bool = False,
-    actor: Actor,
-    now: datetime,
-) -> tuple[ServiceClient, str]:
-    """Store a new client and return it with its secret; the secret exists nowhere else after
-    this call. Granting nothing and not `all_credentials` is refused (it could do nothing)."""
-    client, secret = add(
-        session, name=name, scopes=scopes, connection_ids=connection_ids,
-        api_key_ids=api_key_ids, all_credentials=all_credentials, actor=actor, now=now,
-    )  # fmt: skip
-    session.commit()
-    return client, secret
-
-
-def add(
-    session: DbSession,
-    *,
-    name: str,
-    scopes: Iterable[str],
-    connection_ids: Iterable[int] = (),
-    api_key_ids: Iterable[int] = (),
-    all_credentials: bool = False,
-    actor: Actor,
-    now: datetime,
-) -> tuple[ServiceClient, str]:
-    """`create`, flushed and audited but not committed: the caller commits it with whatever
-    must be stored in the same transaction."""
-    clean_name = " ".join(name.split())[:NAME_LIMIT]
-    if not clean_name:
-        raise ServiceClientError("Give the service a name.")
-    scope_text = _clean_scopes(scopes)
-    grants = [] if all_credentials else _grants(session, connection_ids, api_key_ids)
-    if not all_credentials and not grants:
-        raise ServiceClientError(
-            "Choose the connections or API keys it may use, or all of them.", "reach"
-        )
-    random_part = secrets.token_urlsafe(32)
-    client = ServiceClient(
-        name=clean_name,
-        secret_digest=_digest(random_part),
-        scopes=scope_text,
-        all_credentials=all_credentials,
-        created_by_id=actor.id if actor.kind == "admin" else None,
-        created_at=now,
-        grants=grants,
-    )
-    session.add(client)
-    session.flush()
-    audit.record(
-        session, "service_client.created", now=now, actor=actor, target=client,
-        details={"scopes": scope_text, "all_credentials": all_credentials,
-                 "connections": sorted(g.connection_id for g in grants if g.connection_id),
-                 "api_keys": sorted(g.api_key_id for g in grants if g.api_key_id)},
-    )  # fmt: skip
-    return client, f"{PREFIX}_{client.id}_{random_part}"
-
-
-def revoke(session: DbSession, client: ServiceClient, *, actor: Actor, now: datetime) -> bool:
+def revoke(session: DbSession, client: ServiceClient, deps: Deps, *, actor: Actor) -> bool:
     """Disable the client for good (its secret stops working at once); False if it already was."""
     if client.revoked_at is not None:
         return False
+    now = deps.clock()
     client.revoked_at = now
     audit.record(session, "service_client.revoked", now=now, actor=actor, target=client)
     session.commit()

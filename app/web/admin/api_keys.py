@@ -15,14 +15,13 @@ from werkzeug.wrappers import Response
 from app.infra.extensions import db
 from app.models import Admin, ApiKey, utcnow
 from app.services.audit import Actor
-from app.services.keys import api_key_remote, api_key_rotation, api_keys
+from app.services.keys import api_key_remote, api_key_rotation, api_key_verification, api_keys
 from app.services.keys.api_key_lease import KeyChanged
 from app.services.keys.api_keys import ApiKeyError
-from app.services.notify import Notifier
 from app.web.admin.api_key_forms import AddApiKeyForm, CreateApiKeyForm, DeleteApiKeyForm
-from app.web.admin.forms import ActionForm
-from app.web.providers import client_for
-from app.web.security import admin_required, settings
+from app.web.admin.forms import ActionForm, environment_labels, offer_environments
+from app.web.security import admin_required
+from app.wiring import wiring
 
 bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
 log = logging.getLogger(__name__)
@@ -30,15 +29,6 @@ log = logging.getLogger(__name__)
 
 def _actor() -> Actor:
     return Actor.admin(current_user.id, current_user.email)
-
-
-def _notifier() -> Notifier:
-    s = settings()
-    return Notifier(s.notify_webhook_url, s.notify_webhook_secret)
-
-
-def _environments() -> dict[str, str]:
-    return {e.name: e.label for e in settings().environments.values()}
 
 
 def _key_or_404(key_id: int) -> ApiKey:
@@ -56,16 +46,14 @@ def index() -> str:
         "api_keys/index.html",
         rows=[{"key": k, "status": api_keys.status_of(k)} for k in keys],
         summary=api_keys.summary(db.session),
-        environments=_environments(),
+        environments=environment_labels(),
         now=utcnow(),
     )
 
 
 def _add_form() -> AddApiKeyForm:
     form = AddApiKeyForm()
-    form.environment.choices = list(_environments().items())
-    if not form.environment.data and form.environment.choices:
-        form.environment.data = form.environment.choices[0][0]
+    offer_environments(form.environment)
     return form
 
 
@@ -84,12 +72,11 @@ def add() -> Response | tuple[str, int]:
     try:
         key = api_keys.add(
             db.session,
-            client_for,
+            wiring().deps,
             environment=form.environment.data or "",
             label=form.label.data or "",
             raw_key=form.key.data or "",
             actor=_actor(),
-            now=utcnow(),
         )
     except ApiKeyError as exc:
         log.info("API key not added: %s", exc.reason)
@@ -114,7 +101,7 @@ def _render_detail(key: ApiKey, create_form: CreateApiKeyForm) -> str:
         status=api_keys.status_of(key),
         events=api_keys.events_for(db.session, key.id),
         created_by=creator.email if creator else "",
-        environments=_environments(),
+        environments=environment_labels(),
         create_form=create_form,
         now=utcnow(),
     )
@@ -126,7 +113,7 @@ def verify(key_id: int) -> Response:
     key = _key_or_404(key_id)
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
-    result = api_keys.verify(db.session, client_for, _notifier(), key, now=utcnow(), actor=_actor())
+    result = api_key_verification.verify(db.session, key, wiring().deps, actor=_actor())
     messages = {
         "ok": ("Factorial accepts this key.", "success"),
         "rejected": (api_keys.REJECTED_MESSAGE, "error"),
@@ -153,10 +140,9 @@ def delete(key_id: int) -> Response | tuple[str, int]:
     try:
         gone = api_key_remote.delete(
             db.session,
-            client_for,
             key_id,
+            wiring().deps,
             actor=_actor(),
-            now=utcnow(),
             in_factorial=bool(form.in_factorial.data),
         )
     except KeyChanged as exc:
@@ -185,9 +171,7 @@ def rotate(key_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
     try:
-        result = api_key_rotation.rotate(
-            db.session, client_for, _notifier(), key_id, actor=_actor(), now=utcnow()
-        )
+        result = api_key_rotation.rotate(db.session, key_id, wiring().deps, actor=_actor())
     except KeyChanged as exc:
         return _settled(exc)
     except ApiKeyError as exc:
@@ -206,13 +190,7 @@ def create(key_id: int) -> Response | tuple[str, int]:
         return _render_detail(key, form), 400
     try:
         created = api_key_remote.create(
-            db.session,
-            client_for,
-            _notifier(),
-            company_of=key,
-            label=form.label.data or "",
-            actor=_actor(),
-            now=utcnow(),
+            db.session, wiring().deps, company_of=key, label=form.label.data or "", actor=_actor()
         )
     except ApiKeyError as exc:
         flash(f"Not created: {exc.message}", "error")
@@ -226,7 +204,7 @@ def create(key_id: int) -> Response | tuple[str, int]:
 def remote(key_id: int) -> str | tuple[str, int]:
     key = _key_or_404(key_id)
     try:
-        listed = api_key_remote.list_remote(db.session, client_for, key, now=utcnow())
+        listed = api_key_remote.list_remote(db.session, key, wiring().deps)
     except ApiKeyError as exc:
         return render_template("api_keys/remote.html", key=key, remote=[], error=exc.message), 502
     return render_template("api_keys/remote.html", key=key, remote=listed, error="")

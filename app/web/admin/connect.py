@@ -1,4 +1,5 @@
-"""Connect Factorial: the choice page, the redirect to Factorial, and the OAuth callback."""
+"""Connect Factorial: the choice page, the redirect to Factorial, and the OAuth callback
+(reconnecting one connection is among its actions, in `connections`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
-from app.models import utcnow
-from app.services import connect, connections
+from app.services import connect
 from app.services.audit import Actor
-from app.web.admin.forms import ConnectForm
-from app.web.providers import client_for, notifier
-from app.web.security import admin_required, settings
+from app.web.admin.forms import ConnectForm, offer_environments
+from app.web.security import admin_required
+from app.wiring import wiring
 
 bp = Blueprint("connect", __name__)
 log = logging.getLogger(__name__)
@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 
 def _form() -> ConnectForm:
     form = ConnectForm()
-    form.environment.choices = [(e.name, e.label) for e in settings().environments.values()]
-    if not form.environment.data and form.environment.choices:
-        form.environment.data = form.environment.choices[0][0]
+    offer_environments(form.environment)
     return form
 
 
@@ -40,33 +38,23 @@ def start() -> Response | tuple[str, int]:
     form = _form()
     if not form.validate_on_submit():
         return render_template("connect/index.html", form=form), 400
-    return _redirect_to_factorial(form.environment.data or "", form.kind.data or "", None)
+    return redirect_to_factorial(form.environment.data or "", form.kind.data or "", None)
 
 
-def _redirect_to_factorial(environment: str, kind: str, connection_id: int | None) -> Response:
+def redirect_to_factorial(environment: str, kind: str, connection_id: int | None) -> Response:
+    """303 to Factorial's consent page, for a new connection or to reconnect `connection_id`."""
     try:
-        client = client_for(environment)
-    except KeyError:
-        abort(400, "That Factorial environment is not configured.")
-    with client:
         url = connect.start_authorization(
             db.session,
-            client,
+            wiring().deps,
+            environment=environment,
             kind=kind,
             admin_id=current_user.id,
-            now=utcnow(),
             connection_id=connection_id,
         )
+    except connect.ConnectError as exc:
+        abort(400, exc.message)
     return redirect(url, code=303)
-
-
-@bp.post("/connections/<id:connection_id>/reconnect")
-@admin_required
-def reconnect(connection_id: int) -> Response:
-    connection = connections.get_connection(db.session, connection_id)
-    if connection is None:
-        abort(404, "No such connection.")
-    return _redirect_to_factorial(connection.environment, connection.kind, connection.id)
 
 
 @bp.get("/oauth/callback")
@@ -85,7 +73,7 @@ def callback() -> Response | tuple[str, int]:
     actor = Actor.admin(current_user.id, current_user.email)
     try:
         result = connect.complete_authorization(
-            db.session, client_for, actor=actor, params=params, now=utcnow(), notifier=notifier()
+            db.session, wiring().deps, actor=actor, params=params
         )
     except connect.CallbackRejected as exc:
         log.warning("rejected OAuth callback: %s", exc.reason)
@@ -100,4 +88,4 @@ def callback() -> Response | tuple[str, int]:
         flash(
             "You approved a different Factorial account than the one being reconnected.", "warning"
         )
-    return redirect(url_for("dashboard.detail", connection_id=connection.id), code=303)
+    return redirect(url_for("connections.detail", connection_id=connection.id), code=303)

@@ -1,4 +1,4 @@
-"""The dashboard: every connected account at a glance, and one account's page."""
+"""The dashboard: every connected account at a glance (one account's page is `connections`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
 from app.infra.extensions import db
-from app.models import Admin, utcnow
-from app.refresh.lifecycle import REFRESH_TOKEN_LIFE
+from app.models import utcnow
 from app.services import connections
 from app.services.keys import api_keys
 from app.services.people import admins
+from app.web.admin.forms import environment_labels
 from app.web.numbers import page_number
-from app.web.security import settings
+from app.wiring import wiring
 
 bp = Blueprint("dashboard", __name__)
 
@@ -35,12 +35,8 @@ STATUS_FILTERS = {
 PER_PAGE = 50
 
 
-def _margin() -> timedelta:
-    return timedelta(seconds=settings().refresh_margin)
-
-
-def _environment_labels() -> dict[str, str]:
-    return {e.name: e.label for e in settings().environments.values()}
+def margin() -> timedelta:
+    return timedelta(seconds=wiring().settings.refresh_margin)
 
 
 def _filters() -> tuple[str, str, int]:
@@ -58,9 +54,9 @@ def _filters() -> tuple[str, str, int]:
 def index() -> str:
     now = utcnow()
     status, search, page = _filters()
-    counts = connections.status_counts(db.session, now, _margin())
+    counts = connections.status_counts(db.session, now, margin())
     listing = connections.page_of_connections(
-        db.session, now, _margin(), status=status, search=search, page=page, per_page=PER_PAGE
+        db.session, now, margin(), status=status, search=search, page=page, per_page=PER_PAGE
     )
     healthy = sum(counts.get(code, 0) for code in connections.HEALTHY)
     return render_template(
@@ -74,30 +70,6 @@ def index() -> str:
         status=status,
         search=search,
         now=now,
-        environments=_environment_labels(),
+        environments=environment_labels(),
         admins_by_id={a.id: a.email for a in admins.list_admins(db.session)},
-    )
-
-
-@bp.get("/connections/<id:connection_id>")
-@login_required
-def detail(connection_id: int) -> str:
-    connection = connections.get_connection(db.session, connection_id)
-    if connection is None:
-        abort(404, "No such connection.")
-    now = utcnow()
-    connected_by = (
-        db.session.get(Admin, connection.connected_by_id) if connection.connected_by_id else None
-    )
-    issued = connection.refresh_token_issued_at
-    return render_template(
-        "dashboard/detail.html",
-        connection=connection,
-        status=connections.status_of(connection, now, _margin()),
-        events=connections.events_for(db.session, connection.id),
-        connected_by=connected_by.email if connected_by else "",
-        environments=_environment_labels(),
-        next_refresh=connections.next_refresh_at(connection, _margin(), settings().keepalive_after),
-        refresh_token_dies=issued + REFRESH_TOKEN_LIFE if issued else None,
-        now=now,
     )

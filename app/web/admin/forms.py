@@ -14,6 +14,20 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from app.wiring import wiring
+
+
+def environment_labels() -> dict[str, str]:
+    """Each configured Factorial environment's name and label, as pages show them."""
+    return {e.name: e.label for e in wiring().settings.environments.values()}
+
+
+def offer_environments(field: SelectField) -> None:
+    """The configured environments as the field's choices, the first chosen by default."""
+    field.choices = list(environment_labels().items())
+    if not field.data and field.choices:
+        field.data = field.choices[0][0]
+
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])

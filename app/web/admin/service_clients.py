@@ -29,6 +29,7 @@ from app.services.service_api import (
 from app.services.service_api.service_client_grants import GrantChange, Grants
 from app.web.admin.forms import ActionForm
 from app.web.security import admin_required
+from app.wiring import wiring
 
 bp = Blueprint("service_clients", __name__, url_prefix="/services")
 
@@ -46,14 +47,14 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+def _reach(chosen: str) -> list[tuple[str, str]]:
+    return [("all", "All connections and API keys"), ("chosen", f"Only the ones {chosen} below")]
+
+
 class NewServiceClientForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     scopes = CheckboxesField("Scopes", choices=[(s, SCOPE_LABELS[s]) for s in SCOPES])
-    reach = RadioField(
-        "May use",
-        choices=[("all", "All connections and API keys"), ("chosen", "Only the ones chosen below")],
-        default="chosen",
-    )
+    reach = RadioField("May use", choices=_reach("chosen"), default="chosen")
     connections = CheckboxesField(
         "Connections", coerce=int, choices=[], invalid_choice_message=GONE % "connection"
     )
@@ -65,8 +66,8 @@ class NewServiceClientForm(FlaskForm):
     submit = SubmitField("Create service client")
 
 
-def _form() -> NewServiceClientForm:
-    form = NewServiceClientForm()
+def _with_choices(form: NewServiceClientForm | GrantsForm) -> None:
+    """Every connection and API key, as both forms offer them."""
     form.connections.choices = [
         (c.id, f"#{c.id} {c.owner_label} ({c.kind}, {c.environment})")
         for c in connections.list_connections(db.session)
@@ -75,6 +76,23 @@ def _form() -> NewServiceClientForm:
         (k.id, f"#{k.id} {k.label} {k.fingerprint} ({k.environment})")
         for k in api_keys.list_keys(db.session)
     ]
+
+
+def _ticked(form: NewServiceClientForm | GrantsForm) -> Grants:
+    return Grants.of(
+        everything=form.reach.data == "all",
+        connections=form.connections.data or [],
+        keys=form.api_keys.data or [],
+    )
+
+
+def _actor() -> Actor:
+    return Actor.admin(current_user.id, current_user.email)
+
+
+def _form() -> NewServiceClientForm:
+    form = NewServiceClientForm()
+    _with_choices(form)
     return form
 
 
@@ -117,13 +135,11 @@ def create() -> Response | tuple[str, int]:
         service_client_creations.create_once(
             db.session,
             form_id,
+            wiring().deps,
             name=form.name.data or "",
             scopes=form.scopes.data or [],
-            connection_ids=form.connections.data or [],
-            api_key_ids=form.api_keys.data or [],
-            all_credentials=form.reach.data == "all",
-            actor=Actor.admin(current_user.id, current_user.email),
-            now=utcnow(),
+            grants=_ticked(form),
+            actor=_actor(),
         )
     except service_clients.ServiceClientError as exc:
         if exc.field == "form":
@@ -139,7 +155,7 @@ def create() -> Response | tuple[str, int]:
 def created(form_id: str) -> str:
     """The new client's secret, the first time only; afterwards, that it was already created."""
     shown = service_client_creations.reveal(
-        db.session, form_id, admin_id=current_user.id, now=utcnow()
+        db.session, form_id, wiring().deps, admin_id=current_user.id
     )
     if shown is None:
         abort(404, "No service client was created from this form.")
@@ -152,8 +168,7 @@ def revoke(client_id: int) -> Response:
     client = _client_or_404(client_id)
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
-    actor = Actor.admin(current_user.id, current_user.email)
-    if service_clients.revoke(db.session, client, actor=actor, now=utcnow()):
+    if service_clients.revoke(db.session, client, wiring().deps, actor=_actor()):
         flash(f"Revoked {client.name}: its secret no longer works.", "success")
     else:
         flash(f"{client.name} was already revoked.", "info")
@@ -175,10 +190,7 @@ def _ticked_id(value: object) -> int:
 class GrantsForm(FlaskForm):
     """What an existing client may use; the same choices as creation, ticked as they stand."""
 
-    reach = RadioField(
-        "May use",
-        choices=[("all", "All connections and API keys"), ("chosen", "Only the ones ticked below")],
-    )
+    reach = RadioField("May use", choices=_reach("ticked"))
     connections = CheckboxesField(
         "Connections", coerce=_ticked_id, validate_choice=False, invalid_value_message=_NOT_AN_ID
     )
@@ -199,14 +211,7 @@ def _grants_form(client: ServiceClient) -> GrantsForm:
             "api_keys": sorted(current.api_key_ids),
         }
     )
-    form.connections.choices = [
-        (c.id, f"#{c.id} {c.owner_label} ({c.kind}, {c.environment})")
-        for c in connections.list_connections(db.session)
-    ]
-    form.api_keys.choices = [
-        (k.id, f"#{k.id} {k.label} {k.fingerprint} ({k.environment})")
-        for k in api_keys.list_keys(db.session)
-    ]
+    _with_choices(form)
     return form
 
 
@@ -228,16 +233,10 @@ def change_grants(client_id: int) -> Response | tuple[str, int]:
     form = _grants_form(client)
     if not form.validate_on_submit():
         return _render_grants(client, form, 400)
-    wanted = Grants.of(
-        everything=form.reach.data == "all",
-        connections=form.connections.data or [],
-        keys=form.api_keys.data or [],
-    )
     try:
         change = service_client_grants.set_grants(
-            db.session, client, wanted, actor=Actor.admin(current_user.id, current_user.email),
-            now=utcnow(),
-        )  # fmt: skip
+            db.session, client, _ticked(form), wiring().deps, actor=_actor()
+        )
     except service_clients.ServiceClientError as exc:
         form.reach.errors = [*form.reach.errors, exc.message]
         return _render_grants(client, form, 400)
