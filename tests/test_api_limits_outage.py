@@ -22,7 +22,7 @@ from app.refresh.policy import RefreshPolicy
 from app.services import notify
 from app.services.deps import Deps
 from app.services.service_api import proxy
-from app.wiring import client_factory
+from app.wiring import wiring
 from tests.factories import ADMIN, make_client
 from tests.helpers import LEAVES, bearer
 from tests.production.servers import Redis, binary, free_port
@@ -49,9 +49,14 @@ def redis_down(app_settings: dict[str, Any]) -> dict[str, Any]:
     return app_settings
 
 
+@pytest.fixture(autouse=True)
+def two_posts_per_window(app_settings: dict[str, Any]) -> None:
+    """A POST window small enough to fill in a test, set before the app is built."""
+    app_settings["API_PROXY_POST_LIMITS"] = {"v2": "2 per 30 seconds"}
+
+
 @pytest.fixture
 def key_secret(app: Flask, api_key_id: int) -> str:
-    app.config["API_PROXY_POST_LIMITS"] = {"v2": "2 per 30 seconds"}
     return make_client(app, scopes=("proxy",), keys=(api_key_id,))
 
 
@@ -135,7 +140,7 @@ def test_a_limiter_that_cannot_decide_refuses_with_503_and_retry_after(
 ) -> None:
     request = proxy.ProxyRequest("POST", LEAVES, [], b"{}", [("Content-Type", "application/json")])
     context = Deps(
-        client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(),
+        wiring(app).deps.clients, utcnow, RefreshPolicy(),
         notify.Notifier(""),
     )  # fmt: skip
     with app.app_context(), pytest.raises(proxy.ProxyRefused) as refused:

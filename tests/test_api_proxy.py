@@ -130,10 +130,16 @@ def test_factorial_5xx_passes_through(
     assert response.status_code == 503
 
 
+@pytest.fixture
+def usage_every_call(app_settings: dict[str, object]) -> None:
+    """Usage is written after every call, not once a minute."""
+    app_settings["API_USAGE_INTERVAL"] = 0
+
+
+@pytest.mark.usefixtures("usage_every_call")
 def test_proxy_use_is_audited_per_credential(
     app: Flask, client: FlaskClient, api_key_id: int, key_secret: str
 ) -> None:
-    app.config["API_USAGE_INTERVAL"] = 0
     for _ in range(3):
         # A server closes each response after sending it: that is when usage is written.
         client.get(via_key(api_key_id, CREDENTIALS), headers=bearer(key_secret)).close()

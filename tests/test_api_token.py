@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -107,10 +108,16 @@ def test_vending_stamps_last_used_on_connection_and_client(
     assert last_used(app, ServiceClient, client_id) is not None
 
 
+@pytest.fixture
+def usage_every_call(app_settings: dict[str, object]) -> None:
+    """Usage is written after every call, not once a minute."""
+    app_settings["API_USAGE_INTERVAL"] = 0
+
+
+@pytest.mark.usefixtures("usage_every_call")
 def test_vends_are_audited_as_one_row_with_a_count(
-    app: Flask, app_settings: dict[str, object], client: FlaskClient, user_connection: int
+    app: Flask, client: FlaskClient, user_connection: int
 ) -> None:
-    app.config["API_USAGE_INTERVAL"] = 0
     secret = make_client(app, connections=(user_connection,))
     for _ in range(5):
         vend(client, secret, user_connection)

@@ -1,10 +1,10 @@
-"""The token endpoint's read, remembered for a moment while the database proves that nothing
-it holds has changed.
+"""The service API's reads, remembered for a moment while the database proves that nothing
+they hold has changed.
 
-Each call to the token endpoint reads the client, its grant and the stored token (`vend.peek`),
-rows that change a few times an hour. A process keeps the rows of authenticated reads, for at
-most `VEND_CACHE_SECONDS` (2 s by default; 0 turns this off), and serves them again only while a
-ticket taken before the read is still current:
+Each call to the service API reads the calling client and, on a connection's routes, its grant
+and the stored token (`vend.ApiReads`): rows that change a few times an hour. A process keeps
+the rows of authenticated reads, for at most `VEND_CACHE_SECONDS` (2 s by default; 0 turns this
+off), and serves them again only while a ticket taken before the read is still current:
 
 - PostgreSQL (`ChangeFeed`): triggers (migration 0007) notify the channel
   `factorial_connect_changes` whenever a statement writes `connections`, `service_clients` or
@@ -24,8 +24,7 @@ ticket taken before the read is still current:
   call, so SQLite's answer is exact; it costs a read of the WAL index in shared memory.
 
 Readiness (expiry, refresh margin, an attempt in flight) is decided again on every call from the
-remembered row; anything but a ready, granted token goes down the full path as before. A
-remembered, ready token is answered before Flask is entered (`app.web.api.token_lane`).
+remembered row; anything but a ready, granted token goes down the full path (`vend.token_for`).
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "factorial_connect_changes"
 APPLICATION_NAME = "factorial-connect change feed"  # how the listener shows in pg_stat_activity
 KEEPALIVE = 5.0  # seconds of silence before the listener checks its connection
-MAX_ENTRIES = 4096  # (client, connection) pairs remembered per process; all forgotten when full
+MAX_ENTRIES = 4096  # reads remembered per process; all forgotten when full
 MISS: Any = object()  # what `ReadCache.get` answers when nothing usable is remembered
 
 
