@@ -99,7 +99,8 @@ def serving_problems(addresses):
 
 def on_starting(server):
     """Refuse to start the master, not just each worker, when the configuration is unsafe."""
-    from app.infra.settings import SettingsError, load_settings
+    from app.infra.settings import SettingsError
+    from app.infra.settings.environment import load_settings
 
     problems = []
     try:

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.infra.settings import Settings, SettingsError, load_settings
+from app.infra.settings import Settings, SettingsError
+from app.infra.settings.environment import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from app.infra.extensions import db
-from app.infra.settings import valid_fernet_key
+from app.infra.settings.refusals import valid_fernet_key
 from app.models import Admin
 from tests.conftest import PASSWORD
 

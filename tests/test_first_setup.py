@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from app.infra.settings import load_settings, valid_fernet_key
+from app.infra.settings.environment import load_settings
+from app.infra.settings.refusals import valid_fernet_key
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.infra.settings import SettingsError, load_settings
+from app.infra.settings import SettingsError
+from app.infra.settings.environment import load_settings
 
 BASE = {
     "APP_ENV": "test",

@@ -8,7 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app import create_app
-from app.infra.settings import SettingsError, load_settings
+from app.infra.settings import SettingsError
+from app.infra.settings.environment import load_settings
 
 GOOD_KEY = Fernet.generate_key().decode()
 SECRET = "BXj_zXJ60zxcjljINYFph3SfhoTPY9KF4uAn9YdC7uCzltyD"
@@ -36,7 +37,8 @@ def test_complete_production_configuration_loads(tmp_path: Path) -> None:
 
 
 def test_production_is_the_default_environment(tmp_path: Path) -> None:
-    env = {k: v for k, v in PRODUCTION.items() if k != "APP_ENV"}
+    env = dict(PRODUCTION)
+    del env["APP_ENV"]
     assert load_settings(env, instance_path=tmp_path).app_env == "production"
 
 

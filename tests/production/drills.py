@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, text
 
-from app.infra.settings import load_settings
+from app.infra.settings.environment import load_settings
 from app.wiring import refresh_lease
 from tests.production.shipped import DEPLOY
 from tests.production.stack import ARTIFACTS, ProductionStack
