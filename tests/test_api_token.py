@@ -174,3 +174,22 @@ def test_token_is_served_while_another_process_holds_the_write_lock(
         writer.close()
         caller.join()
     assert last_used(app, Connection, user_connection) is not None  # written once released
+
+
+def test_a_valid_secret_under_another_scheme_is_refused(
+    app: Flask, client: FlaskClient, user_connection: int
+) -> None:
+    secret = make_client(app, connections=(user_connection,))
+    path = f"/api/v1/connections/{user_connection}/token"
+    response = client.get(path, headers={"Authorization": f"Token {secret}"})
+    assert (response.status_code, response.get_json()["error"]) == (401, "invalid_token")
+
+
+def test_head_answers_like_get_without_a_body(
+    app: Flask, client: FlaskClient, user_connection: int
+) -> None:
+    secret = make_client(app, connections=(user_connection,))
+    response = client.head(f"/api/v1/connections/{user_connection}/token", headers=bearer(secret))
+    assert (response.status_code, response.get_data(), response.headers["Cache-Control"]) == (
+        200, b"", "no-store",
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, select, text, update
@@ -20,8 +21,10 @@ from app.infra.read_cache import APPLICATION_NAME, CHANNEL, MISS, ChangeFeed, Re
 from app.models import Connection, ServiceClient, ServiceClientGrant, utcnow
 from app.services.service_api import service_clients
 from app.wiring import wiring
+from sandbox.testing import SandboxServer
 from tests import factories, helpers
 from tests.helpers import other_ending
+from tests.lifecycle import refresh_requests
 
 
 def _postgres_only(database_url: str) -> None:
@@ -35,7 +38,7 @@ def _libpq(database_url: str) -> str:
 
 @pytest.fixture
 def cache(app: Flask) -> ReadCache:
-    found = wiring(app).read_cache
+    found = wiring(app).service_api.reads.cache
     assert isinstance(found, ReadCache)
     _until(lambda: found.source.ticket() is not None, "the change feed never started listening")
     return found
@@ -52,7 +55,7 @@ def feed(cache: ReadCache, database_url: str) -> ChangeFeed:
 def reads(app: Flask) -> Iterator[list[int]]:
     """One entry per connection the token endpoint's read engine hands out: a database read."""
     seen: list[int] = []
-    engine = wiring(app).read_engine
+    engine = wiring(app).service_api.reads.engine
 
     def checkout(*_: Any) -> None:
         seen.append(1)
@@ -169,7 +172,7 @@ def test_a_write_in_this_process_is_seen_at_once(
     assert _token(client, user_connection, secret).status_code == 200
     with app.app_context():
         row = db.session.scalars(select(ServiceClient)).one()
-        service_clients.revoke(db.session, row, actor=factories.ADMIN, now=utcnow())
+        service_clients.revoke(db.session, row, wiring(app).deps, actor=factories.ADMIN)
     assert _token(client, user_connection, secret).status_code == 401
 
 
@@ -254,8 +257,58 @@ def test_a_read_that_raced_a_change_is_not_served(
 def test_the_cache_is_off_with_zero_seconds(
     app_settings: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert wiring(create_app({**app_settings, "VEND_CACHE_SECONDS": "0"})).read_cache is None
-    assert wiring(create_app(app_settings)).read_cache is not None
+    assert (
+        wiring(create_app({**app_settings, "VEND_CACHE_SECONDS": "0"})).service_api.reads.cache
+        is None
+    )
+    assert wiring(create_app(app_settings)).service_api.reads.cache is not None
     with pytest.raises(SystemExit):
         create_app({**app_settings, "VEND_CACHE_SECONDS": "-1"})
     assert "VEND_CACHE_SECONDS must not be negative" in capsys.readouterr().err
+
+
+@pytest.fixture
+def usage_every_half_second(app_settings: dict[str, Any]) -> None:
+    app_settings["API_USAGE_INTERVAL"] = 0.5
+
+
+@pytest.mark.usefixtures("usage_every_half_second")
+def test_calls_answered_from_memory_are_counted_like_any_other(
+    app: Flask, client: FlaskClient, cache: ReadCache, reads: list[int], user_connection: int
+) -> None:
+    secret = factories.make_client(app, connections=(user_connection,))
+    vends = "factorial_connect_vends_total"
+    before = helpers.value(helpers.samples(client), vends, outcome="ok")
+    statuses = [_closed(_token(client, user_connection, secret)) for _ in range(6)]
+    served_from_memory = 6 - len(reads)
+    time.sleep(0.6)  # the interval passes: the next call hands back the pending count
+    statuses.append(_closed(_token(client, user_connection, secret)))
+    assert (statuses, served_from_memory > 0) == ([200] * 7, True)
+    assert helpers.value(helpers.samples(client), vends, outcome="ok") == before + 7
+    assert sum(row["count"] for row in helpers.audit_rows(app, "connection.token_vended")) == 7
+
+
+def test_a_remembered_token_entering_the_refresh_margin_is_refreshed_first(
+    app: Flask,
+    client: FlaskClient,
+    cache: ReadCache,
+    sandbox: SandboxServer,
+    user_connection: int,
+) -> None:
+    cache.seconds = 3600
+    secret = factories.make_client(app, connections=(user_connection,))
+    first = _token(client, user_connection, secret).get_json()["access_token"]
+    assert _token(client, user_connection, secret).status_code == 200  # now from memory
+    key = (int(secret.split("_")[1]), user_connection)
+    expires = helpers.column(app, user_connection, Connection.expires_at)
+    with time_machine.travel(expires - timedelta(seconds=60), tick=True):
+        remembered = cache.get(key)[0] is not MISS  # readiness alone must decline it
+        answer = _token(client, user_connection, secret)
+    assert (remembered, answer.status_code, refresh_requests(sandbox)) == (True, 200, 1)
+    assert answer.get_json()["access_token"] != first
+
+
+def _closed(response: Any) -> int:
+    """Close as a server does once the answer is sent (usage is written then); the status."""
+    response.close()
+    return int(response.status_code)
