@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 
-from flask import Flask, Response, jsonify, make_response, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -61,45 +70,48 @@ def error_response(
 
 
 def install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError) -> tuple[Response | str, int]:
-        db.session.rollback()
-        return error_response(
-            400, "The form expired or was not sent from this site. Reload and retry."
-        )
+    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(OperationalError, _database_unreachable)
+    app.register_error_handler(Exception, _unexpected)
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> ResponseBase:
-        db.session.rollback()
-        status = exc.code or 500
-        if status < 400:
-            return exc.get_response()
-        body, status = error_response(status, exc.description or TITLES.get(status, "Error"))
-        response = make_response(body, status)
-        for name, value in exc.get_headers():
-            if name in PASSED_HEADERS:
-                response.headers[name] = value
-        return response
 
-    @app.errorhandler(OperationalError)
-    def _database_unreachable(exc: OperationalError) -> ResponseBase:
-        """A restart or failover of the database: 503 with Retry-After, not a 500."""
-        log.warning("database unreachable on %s %s (%s)", request.method, request.path,
-                    type(exc.orig).__name__)  # fmt: skip
-        with suppress(OperationalError):  # the connection is already gone; the pool replaces it
-            db.session.rollback()
-        if wants_json():
-            response = jsonify(error="database_unavailable", message=DATABASE_DOWN)
-        else:
-            # Rendered without the context processors: the sign-in one asks the database.
-            page = app.jinja_env.get_template("errors/unavailable.html")
-            response = make_response(page.render(message=DATABASE_DOWN, url_for=url_for))
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-        return response
+def _csrf(exc: CSRFError) -> tuple[Response | str, int]:
+    db.session.rollback()
+    return error_response(400, "The form expired or was not sent from this site. Reload and retry.")
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> tuple[Response | str, int]:
+
+def _http(exc: HTTPException) -> ResponseBase:
+    db.session.rollback()
+    status = exc.code or 500
+    if status < 400:
+        return exc.get_response()
+    body, status = error_response(status, exc.description or TITLES.get(status, "Error"))
+    response = make_response(body, status)
+    for name, value in exc.get_headers():
+        if name in PASSED_HEADERS:
+            response.headers[name] = value
+    return response
+
+
+def _database_unreachable(exc: OperationalError) -> ResponseBase:
+    """A restart or failover of the database: 503 with Retry-After, not a 500."""
+    log.warning("database unreachable on %s %s (%s)", request.method, request.path,
+                type(exc.orig).__name__)  # fmt: skip
+    with suppress(OperationalError):  # the connection is already gone; the pool replaces it
         db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, InternalServerError.description)
+    if wants_json():
+        response = jsonify(error="database_unavailable", message=DATABASE_DOWN)
+    else:
+        # Rendered without the context processors: the sign-in one asks the database.
+        page = current_app.jinja_env.get_template("errors/unavailable.html")
+        response = make_response(page.render(message=DATABASE_DOWN, url_for=url_for))
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _unexpected(exc: Exception) -> tuple[Response | str, int]:
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, InternalServerError.description)
