@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.infra import metrics
 from app.infra.extensions import db
-from app.infra.metrics import DatabaseCollector
 from app.models import utcnow
-from app.refresh.scheduler import sweep_once
-from app.web.metrics import is_internal
+from app.refresh.scheduler import sweep_once, sweeper_for
+from app.web.metrics import DatabaseCollector, is_internal
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.conftest import AuthActions
 from tests.factories import make_client
@@ -125,7 +125,9 @@ def test_nearest_expiry_is_absent_without_expiring_connections(client: FlaskClie
 
 def test_sweep_duration_is_observed(app: Flask, client: FlaskClient) -> None:
     before = value(samples(client), "factorial_connect_sweep_duration_seconds_count")
-    sweep_once(app, "test-owner")
+    with app.app_context():
+        sweeper = sweeper_for(db.engine, wiring(app).deps, wiring(app).settings)
+    sweep_once(sweeper, "test-owner")
     assert value(samples(client), "factorial_connect_sweep_duration_seconds_count") == before + 1
 
 
@@ -164,7 +166,7 @@ def test_no_secret_appears_in_the_exposition(
 ) -> None:
     make_due(app, connected)
     refresh(app, connected)
-    settings = app.extensions["settings"]
+    settings = wiring(app).settings
     secrets = [
         access_token(app, connected),
         refresh_token(app, connected),

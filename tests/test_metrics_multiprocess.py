@@ -11,14 +11,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKER = "from app import metrics; metrics.record_vend('ok'); metrics.observe_sweep(1.5)"
+WORKER = "from app.infra import metrics; metrics.record_vend('ok'); metrics.observe_sweep(1.5)"
 SCRAPER = """
 import sys
 from datetime import timedelta
 from prometheus_client import generate_latest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
-from app.infra.metrics import DatabaseCollector, registry_for
+from app.infra.metrics import registry_for
+from app.web.metrics import DatabaseCollector
 from app.models import utcnow
 
 engine = create_engine("sqlite:///" + sys.argv[1])

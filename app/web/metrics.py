@@ -1,23 +1,34 @@
 """Prometheus metrics at /metrics: a bearer token when METRICS_TOKEN is set, else (in
-production) internal addresses only."""
+production) internal addresses only. Fleet-wide facts (connections by status, nearest expiry,
+refresh outcomes, API keys, pending webhooks) are read from the shared database at scrape time
+by `DatabaseCollector`, so every worker and host answers the same."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from datetime import timedelta
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 from flask import Blueprint, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
-from app.infra.metrics import DatabaseCollector, registry_for
+from app.infra.metrics import PREFIX, registry_for
 from app.infra.settings import Settings
 from app.models import utcnow
-from app.web.security import settings
+from app.services import fleet
+from app.services.connections import STATUS_CODES, status_counts
+from app.services.keys import api_keys
+from app.wiring import wiring
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 INTERNAL_NETWORKS = tuple(
@@ -36,7 +47,7 @@ INTERNAL_NETWORKS = tuple(
 @bp.get("/metrics")
 def metrics() -> Response:
     """The exposition, or 401/403 in plain text when the caller may not scrape."""
-    s = settings()
+    s = wiring().settings
     refusal = _refusal(s)
     if refusal is not None:
         return refusal
@@ -74,3 +85,86 @@ def is_internal(address: str | None) -> bool:
     mapped = getattr(ip, "ipv4_mapped", None)
     ip = mapped or ip
     return any(ip in network for network in INTERNAL_NETWORKS)
+
+
+class DatabaseCollector(Collector):
+    """Fleet-wide gauges and counters, one short read-only session per scrape."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        clock: Callable[[], datetime],
+        margin: timedelta,
+    ) -> None:
+        self._sessions, self._clock, self._margin = sessions, clock, margin
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            f"{PREFIX}_metrics_database_up", "1 when this scrape could read the database."
+        )
+        try:
+            with self._sessions() as session:
+                families = self._read(session, self._clock())
+        except SQLAlchemyError:
+            log.exception("metrics: could not read the database")
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        return [up, *families]
+
+    def _read(self, session: Session, now: datetime) -> list[Metric]:
+        return [
+            _connections(status_counts(session, now, self._margin)),
+            _nearest_expiry(fleet.seconds_to_nearest_expiry(session, now, self._margin)),
+            _labelled(
+                GaugeMetricFamily(
+                    f"{PREFIX}_api_keys",
+                    "Stored API keys by their last verification result.",
+                    labels=["result"],
+                ),
+                {k: v for k, v in api_keys.summary(session).items() if k != "total"},
+            ),
+            _refresh_attempts(fleet.refresh_attempts(session)),
+            GaugeMetricFamily(
+                f"{PREFIX}_notifications_pending",
+                "Webhook notifications waiting for delivery.",
+                value=fleet.notifications_pending(session),
+            ),
+        ]
+
+
+def _labelled(family: GaugeMetricFamily, counts: dict[str, int]) -> GaugeMetricFamily:
+    for label, value in counts.items():
+        family.add_metric([label], value)
+    return family
+
+
+def _connections(counts: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        f"{PREFIX}_connections", "Connections by derived status.", labels=["status"]
+    )
+    return _labelled(family, {code: counts.get(code, 0) for code in STATUS_CODES})
+
+
+def _nearest_expiry(seconds: float | None) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        f"{PREFIX}_seconds_to_nearest_expiry",
+        "Seconds until the soonest access-token expiry among healthy connections; "
+        "absent when none expires.",
+    )
+    if seconds is not None:
+        family.add_metric([], seconds)
+    return family
+
+
+def _refresh_attempts(counts: dict[str, int]) -> CounterMetricFamily:
+    # Counted from the audit log, so every worker and host reports the same totals; they
+    # go down only if audit rows are pruned (Prometheus then sees a counter reset).
+    family = CounterMetricFamily(
+        f"{PREFIX}_refresh_attempts",
+        "Token refresh attempts by outcome, from the audit log.",
+        labels=["outcome"],
+    )
+    for outcome, value in counts.items():
+        family.add_metric([outcome], value)
+    return family
