@@ -50,12 +50,12 @@ def url(route: str, world: World) -> str:
     return ROUTES[route][0].format(c=world.connection, k=world.key)
 
 
-def secret_for(app: Flask, world: World, caller: str, route: str) -> str | None:
+def headers_for(app: Flask, world: World, caller: str, route: str) -> dict[str, str]:
+    """The caller's Authorization header; none for an anonymous caller."""
     mine = {"connections": (world.connection,), "keys": (world.key,)}
     others = {"connections": (world.other_connection,), "keys": (world.other_key,)}
     scope = ROUTES[route][1]
     secrets = {
-        "anonymous": lambda: None,
         "wrong_secret": lambda: make_client(app, **mine)[:-4] + "AAAA",
         "malformed": lambda: "not-a-service-secret",
         "revoked": lambda: make_client(app, **mine, revoked=True),
@@ -63,7 +63,9 @@ def secret_for(app: Flask, world: World, caller: str, route: str) -> str | None:
         "missing_scope": lambda: make_client(app, **mine, scopes=(OTHER_SCOPE.get(scope, ""),)),
         "in_scope": lambda: make_client(app, **mine),
     }
-    return secrets[caller]()
+    if caller == "anonymous":
+        return {}
+    return bearer(secrets[caller]())
 
 
 CASES = [
@@ -80,8 +82,7 @@ CASES = [
 def test_scopes_matrix(
     app: Flask, client: FlaskClient, world: World, route: str, caller: str, expected: int
 ) -> None:
-    secret = secret_for(app, world, caller, route)
-    headers = bearer(secret) if secret else {}
+    headers = headers_for(app, world, caller, route)
     assert client.get(url(route, world), headers=headers).status_code == expected
 
 

@@ -4,6 +4,7 @@ on every route, for every method; never a 500, and never another record's page."
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import pytest
@@ -62,6 +63,33 @@ def id_rules(app: Flask) -> list[Rule]:
     return [rule for rule in app.url_map.iter_rules() if ids_of(rule)]
 
 
+def get_rules(app: Flask) -> list[Rule]:
+    """The id routes that answer GET."""
+    return [rule for rule in id_rules(app) if "GET" in (rule.methods or ())]
+
+
+def methods_of(rule: Rule) -> list[str]:
+    """GET and POST, plus whichever other method the rule declares: what the walk tries."""
+    return sorted({"GET", "POST"} | (set(rule.methods or ()) & set(METHODS)))
+
+
+def lenient_numbers(app: Flask) -> list[tuple[str, str]]:
+    """(route, argument) of every argument read by werkzeug's lenient number converters."""
+    return [
+        (rule.rule, name)
+        for rule in app.url_map.iter_rules()
+        for name, converter in rule._converters.items()
+        if isinstance(converter, NumberConverter)
+    ]
+
+
+def answered_otherwise(
+    answers: Sequence[tuple[object, ...]], *statuses: int
+) -> list[tuple[object, ...]]:
+    """The answers (status last) whose status is none of `statuses`."""
+    return [answer for answer in answers if answer[-1] not in statuses]
+
+
 def path_with(rule: Rule, odd: str) -> str:
     """The rule's path with `odd` for each id, and a valid value for any other argument (the
     first choice of an `any(…)`, an API path for a `path`)."""
@@ -92,13 +120,7 @@ def test_the_walk_finds_the_id_routes(app: Flask) -> None:
 
 
 def test_every_number_in_a_route_uses_the_id_converter(app: Flask) -> None:
-    lenient = [
-        (rule.rule, name)
-        for rule in app.url_map.iter_rules()
-        for name, converter in rule._converters.items()
-        if isinstance(converter, NumberConverter)
-    ]
-    assert lenient == []
+    assert lenient_numbers(app) == []
 
 
 @pytest.mark.parametrize("odd", ODD_IDS.values(), ids=ODD_IDS.keys())
@@ -111,9 +133,9 @@ def test_an_odd_id_is_not_found_on_every_route_and_method(
         (method, path, client.open(path, method=method, headers=headers, data=form).status_code)
         for rule in id_rules(app)
         for path in [path_with(rule, odd)]
-        for method in sorted({"GET", "POST"} | (set(rule.methods or ()) & set(METHODS)))
+        for method in methods_of(rule)
     ]
-    assert [answer for answer in answers if answer[2] not in (400, 404)] == []
+    assert answered_otherwise(answers, 400, 404) == []
 
 
 @pytest.mark.parametrize("path", ["/", "/audit/"])
@@ -174,8 +196,6 @@ def test_the_walk_reaches_every_get_route_with_a_real_id(
     headers = {"Authorization": everything["Authorization"]}
     answers = [
         (path, client.get(path, headers=headers).status_code)
-        for rule in id_rules(app)
-        if "GET" in (rule.methods or ())
-        for path in [path_with(rule, "1")]
+        for path in (path_with(rule, "1") for rule in get_rules(app))
     ]
-    assert [answer for answer in answers if answer[1] != 200] == []
+    assert answered_otherwise(answers, 200) == []

@@ -33,6 +33,11 @@ def accounts(app: Flask) -> int:
         return int(db.session.scalar(select(func.count(Admin.id))) or 0)
 
 
+def without_identity_provider(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with every OIDC_ one left out."""
+    return {k: v for k, v in settings.items() if not k.startswith("OIDC_")}
+
+
 def test_a_provider_that_is_down_at_the_start_gets_a_clear_page(
     client: FlaskClient, sandbox: SandboxServer
 ) -> None:
@@ -85,7 +90,7 @@ def test_without_an_identity_provider_the_routes_do_not_exist(
 ) -> None:
     from app import create_app
 
-    plain = {k: v for k, v in app_settings.items() if not k.startswith("OIDC_")}
+    plain = without_identity_provider(app_settings)
     assert create_app(plain).test_client().get("/auth/oidc/start").status_code == 404
 
 

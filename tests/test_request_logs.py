@@ -63,16 +63,23 @@ def test_response_carries_a_request_id(client: FlaskClient) -> None:
     assert all(re.fullmatch(r"[0-9a-f]{16}", rid) for rid in ids)
 
 
-def test_forked_workers_make_their_own_request_ids() -> None:
+def request_id_in_a_forked_child() -> str:
+    """The first request id a forked child (a preloaded gunicorn worker) makes."""
     from app.infra import request_id
 
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a preloaded gunicorn worker
+    if pid == 0:
         os.write(write, request_id.start_request(None).encode())
         os._exit(0)
     os.waitpid(pid, 0)
-    child = os.read(read, 64).decode()
+    return os.read(read, 64).decode()
+
+
+def test_forked_workers_make_their_own_request_ids() -> None:
+    from app.infra import request_id
+
+    child = request_id_in_a_forked_child()
     assert child[:10] != request_id.start_request(None)[:10]
 
 

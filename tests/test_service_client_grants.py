@@ -38,6 +38,12 @@ def save_access(
     return client.post(path, data=data)
 
 
+def ticked_keys(page: str) -> list[str]:
+    """The ids of the API-key boxes the page shows ticked."""
+    boxes = re.findall(r'<input[^>]*name="api_keys"[^>]*>', page)
+    return [re.findall(r'value="(\d+)"', box)[0] for box in boxes if "checked" in box]
+
+
 def followed(client: FlaskClient, response: TestResponse) -> str:
     return client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -56,9 +62,7 @@ def test_the_page_ticks_what_the_client_may_use(
 ) -> None:
     secret = make_client(app, keys=(api_key_id,))
     page = client.get(f"/services/{client_id_of(secret)}/grants").get_data(as_text=True)
-    boxes = re.findall(r'<input[^>]*name="api_keys"[^>]*>', page)
-    ticked = [re.search(r'value="(\d+)"', box).group(1) for box in boxes if "checked" in box]  # type: ignore[union-attr]
-    assert ticked == [str(api_key_id)]
+    assert ticked_keys(page) == [str(api_key_id)]
 
 
 def test_ticking_a_key_lets_the_service_use_it_at_once(

@@ -44,6 +44,11 @@ def events(app: Flask) -> list[tuple[str, str, str, str]]:
         return [(e.action, e.outcome, e.actor_type, e.actor_label) for e in rows]
 
 
+def messages_from(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    """The messages that logger wrote during the test."""
+    return [r.getMessage() for r in caplog.records if r.name == logger]
+
+
 @pytest.fixture
 def tight_account_limit(app_settings: dict[str, Any]) -> dict[str, Any]:
     """Three failures per account: the same code path as the default ten, in less time."""
@@ -187,6 +192,6 @@ def test_with_redis_down_sign_in_works_and_is_still_throttled(
     auth.logout()
     fail(auth, 3)
     assert auth.login().status_code == 429
-    warnings = [r.getMessage() for r in caplog.records if r.name == "app.infra.throttle"]
+    warnings = messages_from(caplog, "app.infra.throttle")
     assert len(warnings) == 1 and "unreachable" in warnings[0]
     assert "hunter2" not in caplog.text
