@@ -34,32 +34,32 @@ class Slot:
     owner: Column[Any]
     expires: Column[Any]
     vacant_until: datetime | None = None  # what `expires` holds once the lease is given back
-    _takes: dict[tuple[str, ...], Update] = field(default_factory=dict, repr=False)
+    plain: Update = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.take_statement().returning(self.key))
 
     def vacated(self) -> dict[str, Any]:
         """Column values of a given-back lease, for a statement that also writes others."""
         return {self.owner.key: "", self.expires.key: self.vacant_until}
 
-    def take_statement(self, returning: tuple[str, ...] = ()) -> Update:
-        """The compare-and-set, built once per shape (building costs more than running it).
-        RETURNING `returning`: what the taker decides on, in the same round trip."""
-        if returning not in self._takes:
-            table, expires = self.key.table, self.expires
-            statement = (
-                update(table)
-                .where(
-                    self.key == bindparam("b_key"),
-                    or_(
-                        expires.is_(None),
-                        expires <= bindparam("b_now"),
-                        self.owner == bindparam("b_owner"),
-                    ),
-                )
-                .values({self.owner: bindparam("b_owner"), expires: bindparam("b_until")})
+    def take_statement(self) -> Update:
+        """The compare-and-set on row `b_key` for `b_owner` until `b_until`, judged at `b_now`.
+        A caller may add values and RETURNING to it (build it once: building costs more than
+        running it), so that one round trip takes the lease and reads what the taker needs."""
+        expires = self.expires
+        return (
+            update(self.key.table)
+            .where(
+                self.key == bindparam("b_key"),
+                or_(
+                    expires.is_(None),
+                    expires <= bindparam("b_now"),
+                    self.owner == bindparam("b_owner"),
+                ),
             )
-            columns = (table.c[name] for name in returning)
-            self._takes[returning] = statement.returning(self.key, *columns)
-        return self._takes[returning]
+            .values({self.owner: bindparam("b_owner"), expires: bindparam("b_until")})
+        )
 
 
 # A connection's lease: refresh, revoke and the check after a 401 take turns on the row.
@@ -90,14 +90,17 @@ def take(
     owner: str,
     now: datetime,
     ttl: timedelta,
-    returning: tuple[str, ...] = (),
+    statement: Update | None = None,
+    **params: Any,
 ) -> Row[Any] | None:
-    """Take (or renew) the lease on `key` until now + ttl: the row's key and `returning`
-    columns, or None while another holder has it. Not committed."""
+    """Take (or renew) the lease on `key` until now + ttl: the row `statement` (one built on
+    `slot.take_statement()`, given its own `params`) returns, or None while another holder
+    has it. Not committed."""
     if not owner:
         raise ValueError("a lease owner is never empty: the empty owner means vacant")
-    params = {"b_key": key, "b_owner": owner, "b_now": now, "b_until": now + ttl}
-    return session.connection().execute(slot.take_statement(returning), params).first()
+    params.update(b_key=key, b_owner=owner, b_now=now, b_until=now + ttl)
+    chosen = slot.plain if statement is None else statement
+    return session.connection().execute(chosen, params).first()
 
 
 def give_back(session: AnySession, slot: Slot, key: Any, owner: str) -> bool:

@@ -1,5 +1,5 @@
-"""Step 1 of the refresh: take the connection's lease, decide on the re-read row whether to call
-Factorial, and record the attempt (committed before any HTTP)."""
+"""Step 1 of the refresh: take the connection's lease and record the attempt (one statement),
+decide on the row whether to call Factorial, commit before any HTTP."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import Row, bindparam, case
 
 from app.infra import leases
 from app.models import Connection
 from app.refresh.lifecycle import mark_needs_reconnect, release_attempt, reload
-from app.refresh.rules import RefreshOutcome, digest, is_due, refreshable
+from app.refresh.rules import RefreshOutcome, is_due, refreshable
 from app.services import DbSession
 from app.services.audit import TargetRef
 from app.services.deps import Deps
@@ -29,7 +29,20 @@ _DECIDES_ON = (
     "attempt_id", "needs_reconnect_cause", "revoked_at", "revoke_requested_at",
 )  # fmt: skip
 _COLUMNS = Connection.__table__.c
-_RECORD_ATTEMPT = update(Connection.__table__).where(_COLUMNS.id == bindparam("b_id"))
+_NO_ATTEMPT = _COLUMNS.attempt_id == ""
+# The same statement records our attempt, unless one is left behind (RETURNING then shows the
+# other id): a refresh that goes ahead commits right after it, with no second write.
+_LEASE = (
+    leases.CONNECTION.take_statement()
+    .values(
+        attempt_id=case((_NO_ATTEMPT, bindparam("b_attempt")), else_=_COLUMNS.attempt_id),
+        attempt_started_at=case(
+            (_NO_ATTEMPT, bindparam("b_started", type_=_COLUMNS.attempt_started_at.type)),
+            else_=_COLUMNS.attempt_started_at,
+        ),
+    )
+    .returning(*(_COLUMNS[name] for name in _DECIDES_ON))
+)
 
 
 @dataclass(frozen=True)
@@ -42,50 +55,54 @@ class Attempt:
     id: str
     target: TargetRef
 
+    @classmethod
+    def of(cls, row: Row[Any] | Connection, connection_id: int, attempt_id: str) -> Attempt:
+        return cls(
+            connection_id=connection_id,
+            environment=row.environment,
+            refresh_token=row.refresh_token.reveal(),  # type: ignore[union-attr]
+            id=attempt_id,
+            target=TargetRef("connection", connection_id, _owner_label(row)),
+        )
+
 
 def claim(
     session: DbSession, connection_id: int, now: datetime, deps: Deps, force: bool
-) -> Row[Any] | Connection | RefreshOutcome:
-    """Take the lease and re-read the row: what to refresh (lease kept, not committed), or
-    why not (lease given back). The common case needs nothing but the leased row."""
-    owner, until = secrets.token_hex(8), deps.policy.lease
-    row = leases.take(session, leases.CONNECTION, connection_id, owner, now, until, _DECIDES_ON)
+) -> Attempt | RefreshOutcome:
+    """Take the lease, record the attempt and decide on the row: the attempt to spend (not yet
+    committed), or why not (lease given back, attempt withdrawn, committed)."""
+    owner, attempt_id = secrets.token_hex(8), secrets.token_hex(8)
+    row = leases.take(
+        session, leases.CONNECTION, connection_id, owner, now, deps.policy.lease, _LEASE,
+        b_attempt=attempt_id, b_started=now,
+    )  # fmt: skip
     if row is None:
         session.rollback()
         return RefreshOutcome("busy", connection_id, "Another refresh is in progress.")
-    if _plainly_due(row, now, deps, force):
-        return row
+    if row.attempt_id == attempt_id and _plainly_due(row, now, deps, force):
+        return Attempt.of(row, connection_id, attempt_id)
     connection = reload(session, connection_id)
     if connection is None:
         session.rollback()
         return RefreshOutcome("not_refreshable", connection_id, "No such connection.")
-    return _decide(session, connection, now, deps, force) or connection
-
-
-def record(
-    session: DbSession, connection_id: int, leased: Row[Any] | Connection, now: datetime
-) -> Attempt:
-    """Record the attempt on the leased row and commit: from here a crash leaves a trace."""
-    attempt = Attempt(
-        connection_id=connection_id,
-        environment=leased.environment,
-        refresh_token=leased.refresh_token.reveal(),  # type: ignore[union-attr]
-        id=secrets.token_hex(8),
-        target=TargetRef("connection", connection_id, _owner_label(leased)),
+    return _decide(session, connection, attempt_id, now, deps, force) or Attempt.of(
+        connection, connection_id, attempt_id
     )
-    session.connection().execute(
-        _RECORD_ATTEMPT,
-        {"b_id": connection_id, "attempt_id": attempt.id, "attempt_started_at": now,
-         "attempt_fingerprint": digest(attempt.refresh_token)},
-    )  # fmt: skip
+
+
+def record(session: DbSession, connection: Connection, now: datetime) -> Attempt:
+    """Record an attempt on a row whose lease the caller holds, and commit."""
+    attempt_id = secrets.token_hex(8)
+    connection.attempt_id, connection.attempt_started_at = attempt_id, now
+    attempt = Attempt.of(connection, connection.id, attempt_id)
     session.commit()
     return attempt
 
 
 def _plainly_due(row: Row[Any], now: datetime, deps: Deps, force: bool) -> bool:
-    """Refreshable, no attempt left behind, due (or forced) and not backing off. Anything
-    else is decided on the whole row by `_decide`."""
-    if not refreshable(row) or row.attempt_id:  # type: ignore[arg-type]
+    """Refreshable, due (or forced) and not backing off. Anything else is decided on the whole
+    row by `_decide`."""
+    if not refreshable(row):  # type: ignore[arg-type]
         return False
     if force:
         return True
@@ -100,26 +117,32 @@ def _owner_label(row: Row[Any] | Connection) -> str:
 
 
 def _decide(
-    session: DbSession, connection: Connection, now: datetime, deps: Deps, force: bool
+    session: DbSession,
+    connection: Connection,
+    attempt_id: str,
+    now: datetime,
+    deps: Deps,
+    force: bool,
 ) -> RefreshOutcome | None:
     """None to go ahead and call Factorial; otherwise the lease is given back and why."""
-    cid = connection.id
+    cid, ours = connection.id, connection.attempt_id == attempt_id
     if not refreshable(connection):
-        release_attempt(session, connection, clear_attempt=False)
+        release_attempt(session, connection, clear_attempt=ours)
         return RefreshOutcome("not_refreshable", cid, "This connection cannot be refreshed.")
-    if connection.attempt_id:  # a previous holder died with its outcome unrecorded
+    if not ours:  # a previous holder died with its outcome unrecorded
         if connection.outcome_unknown:
             mark_needs_reconnect(session, connection, "lost", deps)
             return RefreshOutcome("needs_reconnect", cid, "The refresh outcome was lost.")
         connection.outcome_unknown = True
+        connection.attempt_id, connection.attempt_started_at = attempt_id, now
         log.warning("connection %s: previous refresh outcome lost; retrying once", cid)
         return None
     if force:
         return None
     if not is_due(connection, now, deps.policy):
-        release_attempt(session, connection, clear_attempt=False)
+        release_attempt(session, connection, clear_attempt=True)
         return RefreshOutcome("fresh", cid)
     if connection.next_retry_at is not None and connection.next_retry_at > now:
-        release_attempt(session, connection, clear_attempt=False)
+        release_attempt(session, connection, clear_attempt=True)
         return RefreshOutcome("backoff", cid, "Waiting before the next retry.")
     return None
