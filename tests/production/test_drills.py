@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 import pytest
 from _pytest.capture import CaptureFixture
@@ -95,6 +95,21 @@ def print_figures(capsys: CaptureFixture[str], line: str) -> None:
         print(f"\n{line}")
 
 
+def elapsed(since: float, until: float | None, digits: int = 1) -> float | None:
+    """Seconds from `since` to `until`, rounded; None when `until` never came."""
+    return None if until is None else round(until - since, digits)
+
+
+def among(causes: Mapping[int, str], ids: Collection[int]) -> dict[int, str]:
+    """The causes recorded for these connections only."""
+    return {cid: cause for cid, cause in causes.items() if cid in ids}
+
+
+def not_ok(outcomes: Mapping[str, int]) -> dict[str, int]:
+    """The vend outcomes other than 200, with their counts."""
+    return {outcome: n for outcome, n in outcomes.items() if outcome != "200"}
+
+
 def connect_due_soon(stack: ProductionStack, admin: AdminClient, employee: int) -> int:
     """A user token due for refresh 2 s after it is issued; its refreshes live an hour."""
     stack.sandbox.configure(access_token_ttl=DUE_SOON)
@@ -163,7 +178,7 @@ def test_drill_the_sweeping_process_killed_mid_refresh(
         drills.stop_sweepers()
     token = api.get(f"{drills.address}/api/v1/connections/{connection}/token", timeout=10)
     lease = lease_seconds(drills)
-    took = None if settled is None else round(settled - killed, 1)
+    took = elapsed(killed, settled)
     print_figures(capsys, report(f"kill -9 {mode} sweep {point}", {
         "settled_in_s": took, "lease_s": lease, "interval_s": INTERVAL, "statuses": "→".join(seen),
         "connections_lost": int(point == "after_rotation"), "token_endpoint": token.status_code,
@@ -206,14 +221,12 @@ def test_drill_postgresql_restarted_while_services_vend_and_the_sweep_runs(
     finally:
         drills.stop_sweepers()
         drills.sandbox.configure(access_token_ttl=HOUR)
-    lost = {
-        cid: cause for cid, cause in database.needs_reconnect().items() if cid in (company, user)
-    }
+    lost = among(database.needs_reconnect(), (company, user))
     figures = {
         "postgres_down_s": round(back - restarted, 1),
         "vends_failing_for_s": round(max(0.0, load.last_failure - restarted), 1),
         "vends": load.total, "vends_5xx": load.server_errors, "vends_failed": load.failed,
-        "failures": {k: n for k, n in load.outcomes.items() if k != "200"},
+        "failures": not_ok(load.outcomes),
         "connections_lost": len(lost), "sweep_resumed": refreshed is not None,
         "worker_alive": worker_alive,
     }  # fmt: skip
@@ -290,7 +303,7 @@ def test_drill_the_leading_gunicorn_worker_killed(
             embedded.web.wait_for_workers(3)
     finally:
         database.close()
-    took = None if handed is None else round(handed - killed, 2)
+    took = elapsed(killed, handed, digits=2)
     print_figures(capsys, report("kill -9 leading gunicorn worker", {
         "lead_taken_over_in_s": took, "interval_s": INTERVAL, "due_token_refreshed":
         refreshed is not None, "vends": load.total, "vends_5xx": load.server_errors,
