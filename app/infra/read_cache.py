@@ -164,6 +164,7 @@ class DataVersion:
         self._path = path
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        self._cursor: sqlite3.Cursor | None = None
         self._pid = 0
 
     def ticket(self) -> int | None:
@@ -173,9 +174,11 @@ class DataVersion:
                     self._connection = sqlite3.connect(
                         self._path, timeout=1, isolation_level=None, check_same_thread=False
                     )
+                    self._cursor = self._connection.cursor()  # one cursor: none built per call
                     self._pid = os.getpid()
-                assert self._connection is not None
-                return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+                assert self._cursor is not None
+                self._cursor.execute("PRAGMA data_version")
+                return int(self._cursor.fetchone()[0])
             except sqlite3.Error:
                 self._pid = 0  # open a new connection next time; until then, read
                 return None

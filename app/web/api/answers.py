@@ -15,6 +15,7 @@ from app.services.service_api.usage import Usage, UsageRecorder
 
 # A token must not be kept by any cache on its way (HTTP/1.0 ones read Pragma).
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+_COMPACT = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # built once, not per answer
 
 
 def api_error(
@@ -74,10 +75,9 @@ def token_answer(vended: vend.Vended, recorder: UsageRecorder, due: Usage | None
     """The token endpoint's answer: the same bytes jsonify would give (sorted keys, compact),
     encoded here as it is the hottest answer the app gives; never stored by a cache."""
     expires = vended.expires_at.isoformat() if vended.expires_at else None
-    body = json.dumps(
+    body = _COMPACT.encode(
         {"access_token": vended.access_token, "expires_at": expires,
-         "token_type": vended.token_type},
-        separators=(",", ":"),
+         "token_type": vended.token_type}
     )  # fmt: skip
     response = Response(body + "\n", mimetype="application/json", headers=NO_STORE)
     return with_usage(response, recorder, due)

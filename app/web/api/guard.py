@@ -26,7 +26,7 @@ def requires(*scopes: str) -> Callable[[GuardedView], GuardedView]:
     def decorate(view: GuardedView) -> GuardedView:
         @wraps(view)
         def guarded(**kwargs: Any) -> Response:
-            header = request.headers.get("Authorization", "")
+            header = request.environ.get("HTTP_AUTHORIZATION", "")
             caller = authenticated(header, kwargs.get("connection_id"))
             for scope in scopes:
                 if scope not in caller.scopes:

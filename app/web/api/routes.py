@@ -78,10 +78,11 @@ def _count_vend(response: Response) -> None:
 @requires("token:read")
 def token(caller: Caller, connection_id: int) -> Response:
     """Consumers keep the token until shortly before its `expires_at` (openapi.json)."""
-    found = service_api()
-    vended = vend.token_for(db.session, caller, connection_id, wiring().deps)
-    due = found.usage.note(caller, (Connection, connection_id), "connection.token_vended", utcnow())
-    return token_answer(vended, found.usage, due)
+    found = wiring()
+    vended = vend.token_for(db.session, caller, connection_id, found.deps)
+    usage = found.service_api.usage
+    due = usage.note(caller, (Connection, connection_id), "connection.token_vended", utcnow())
+    return token_answer(vended, usage, due)
 
 
 # What a consumer's report of a rejected token led to, when a token can still be handed out.
