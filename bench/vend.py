@@ -40,16 +40,8 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def bare_app() -> Flask:
-    """The yardstick: a Flask app with one endpoint returning a constant JSON. It carries the
-    settings only because the shared gunicorn config's worker hook reads them from the app's
-    wiring (`app.wiring`)."""
-    from types import SimpleNamespace
-
-    from app.infra.settings.environment import load_settings
-
+    """The yardstick: a Flask app with one endpoint returning a constant JSON."""
     app = Flask("bare")
-    settings = load_settings(instance_path=Path(os.environ["INSTANCE_PATH"]))
-    app.extensions["wiring"] = SimpleNamespace(settings=settings)
     app.add_url_rule("/bare", "bare", lambda: {"ok": True})
     return app
 
