@@ -21,7 +21,7 @@ from app.refresh import rejections
 from app.refresh.policy import RefreshPolicy
 from app.services.deps import Deps
 from app.services.notify import Notifier
-from app.wiring import client_factory
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.api_key_flows import seeded_key
 from tests.conftest import AuthActions
@@ -126,7 +126,7 @@ def test_a_minute_later_a_401_is_checked_again(
 def test_the_check_once_a_minute_holds_across_processes(
     app: Flask, app_settings: dict[str, Any], sandbox: SandboxServer, aged: int, conn_secret: str
 ) -> None:
-    keys = ",".join(app.extensions["settings"].token_encryption_keys)
+    keys = ",".join(wiring(app).settings.token_encryption_keys)
     other = create_app({**app_settings, "TOKEN_ENCRYPTION_KEYS": keys})
     sandbox.reset_counts()
     for web in (app, other, app, other):
@@ -183,7 +183,7 @@ def test_no_forced_refresh_when_the_rules_forbid_it(
 def test_a_token_refreshed_by_one_process_is_not_refreshed_again_by_another(
     app: Flask, app_settings: dict[str, Any], sandbox: SandboxServer, aged: int, conn_secret: str
 ) -> None:
-    keys = ",".join(app.extensions["settings"].token_encryption_keys)
+    keys = ",".join(wiring(app).settings.token_encryption_keys)
     other = create_app({**app_settings, "TOKEN_ENCRYPTION_KEYS": keys})
     revoke_access_token(sandbox, access_token(app, aged))
     app.test_client().get(via_connection(aged), headers=bearer(conn_secret))
@@ -215,7 +215,7 @@ def test_concurrent_401s_refresh_once_and_all_retry(
 def test_a_401_to_a_token_no_longer_stored_retries_with_the_stored_one(
     app: Flask, sandbox: SandboxServer, aged: int
 ) -> None:
-    context = Deps(client_factory(app.extensions["settings"]), utcnow, RefreshPolicy(), Notifier())
+    context = Deps(wiring(app).deps.clients, utcnow, RefreshPolicy(), Notifier())
     sandbox.reset_counts()
     with app.app_context():
         retry = rejections.after_401(db.session, aged, "an-older-token", context, actor=ADMIN)

@@ -4,13 +4,13 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from app.web.providers import read_engine
 from flask import Flask
 from sqlalchemy import bindparam, select, text
 
 from app.infra.extensions import db
 from app.infra.reads import PreparedRead
 from app.models import Connection
+from app.wiring import wiring
 from tests.helpers import only_on
 
 c = Connection.__table__.c
@@ -23,7 +23,7 @@ def test_columns_load_as_their_types_do(app: Flask, user_connection: int) -> Non
     with app.app_context():
         stored = db.session.get(Connection, user_connection)
         assert stored is not None
-        row = BY_ID.first(read_engine(), id=user_connection)
+        row = BY_ID.first(wiring().read_engine, id=user_connection)
         assert (row.id, row.access_token, row.expires_at, row.employee_id) == (
             stored.id, stored.access_token, stored.expires_at, stored.employee_id,
         )  # fmt: skip
@@ -33,7 +33,7 @@ def test_columns_load_as_their_types_do(app: Flask, user_connection: int) -> Non
 
 def test_no_row_is_none(app: Flask) -> None:
     with app.app_context():
-        assert BY_ID.first(read_engine(), id=999) is None
+        assert BY_ID.first(wiring().read_engine, id=999) is None
 
 
 def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
@@ -41,7 +41,7 @@ def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
         select(c.id).where(c.expires_at < bindparam("when", type_=c.expires_at.type))
     )
     with app.app_context(), pytest.raises(TypeError, match="plain values"):
-        by_expiry.first(read_engine(), when=None)
+        by_expiry.first(wiring().read_engine, when=None)
 
 
 def test_a_connection_the_server_dropped_is_replaced(
@@ -51,7 +51,7 @@ def test_a_connection_the_server_dropped_is_replaced(
     is retried once on a new connection."""
     only_on(database_url, "postgresql", "SQLite connections are files: no server drops them")
     with app.app_context():
-        engine = read_engine()
+        engine = wiring().read_engine
         assert BY_ID.first(engine, id=user_connection) is not None
         pooled = engine.raw_connection()
         pid = pooled.dbapi_connection.info.backend_pid  # type: ignore[union-attr]

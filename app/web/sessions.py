@@ -16,13 +16,13 @@ from app.infra.extensions import db
 from app.models import Admin, utcnow
 from app.services.people import sign_in_sessions
 from app.services.people.sign_in_sessions import Lifetimes
-from app.web.security import settings
+from app.wiring import wiring
 
 USER_ID_KEY = "_user_id"  # where Flask-Login keeps the value of `Admin.get_id()`
 
 
 def lifetimes() -> Lifetimes:
-    s = settings()
+    s = wiring().settings
     return Lifetimes(
         idle=timedelta(minutes=s.session_idle_minutes),
         absolute=timedelta(hours=s.session_max_hours),

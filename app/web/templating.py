@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 from app.infra.settings import SANDBOX_CLIENT_ID
 from app.models import utcnow
-from app.web.security import settings
+from app.wiring import wiring
 
 NAV = (
     ("dashboard.index", "Dashboard"),
@@ -104,7 +104,7 @@ def nav_items() -> tuple[tuple[str, str], ...]:
 
 
 def app_banner() -> str:
-    s = settings()
+    s = wiring().settings
     if s.app_env == "demo":
         return "Demo mode: local Factorial sandbox, generated secrets — not for real company data."
     return ""
@@ -112,7 +112,7 @@ def app_banner() -> str:
 
 def sandbox_seed_url() -> str:
     """In demo mode on the bundled sandbox, where it lists the API keys it seeded; else ''."""
-    s = settings()
+    s = wiring().settings
     demo = s.environments.get("demo")
     if s.app_env != "demo" or demo is None or demo.client_id != SANDBOX_CLIENT_ID:
         return ""

@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from app.factorial import new_http_session
-from app.wiring import client_factory
+from app.wiring import wiring
 from sandbox.testing import SandboxServer
 from tests.factorial.support import api_key_of, connect
 
@@ -23,7 +23,7 @@ def last_headers(sandbox: SandboxServer) -> dict[str, str]:
 def test_a_cookie_from_one_companys_call_is_not_sent_with_anothers(
     app: Flask, sandbox: SandboxServer
 ) -> None:
-    clients = client_factory(app.extensions["settings"])
+    clients = wiring(app).deps.clients
     sandbox.fault(CREDENTIALS, mode="delay", headers=SET_COOKIE)
     clients("demo").credentials(api_key=api_key_of(sandbox, 1))
 
@@ -35,7 +35,7 @@ def test_a_cookie_from_one_companys_call_is_not_sent_with_anothers(
 def test_a_cookie_from_the_token_endpoint_is_not_sent_with_the_next_call(
     app: Flask, sandbox: SandboxServer
 ) -> None:
-    clients = client_factory(app.extensions["settings"])
+    clients = wiring(app).deps.clients
     sandbox.fault("/oauth/token", mode="delay", headers=SET_COOKIE)
     connect(sandbox, clients("demo"))
 

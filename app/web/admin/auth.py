@@ -42,7 +42,6 @@ from app.services.audit import Actor
 from app.services.people import admins, oidc_sign_in, sign_in_sessions
 from app.web import sessions
 from app.web.admin.forms import ActionForm, LoginForm
-from app.web.security import settings
 from app.wiring import wiring
 
 bp = Blueprint("auth", __name__)
@@ -122,7 +121,7 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(form: LoginForm) -> str:
-    s = settings()
+    s = wiring().settings
     show_form = (
         s.password_login or request.args.get("break_glass") == "1" or request.method == "POST"
     )
@@ -152,7 +151,7 @@ def login() -> Response | str | tuple[str, int]:
             _audit("auth.login_failed", _anonymous(email), "failed", "wrong email or password")
             flash(BAD_CREDENTIALS, "error")
             return _login_page(form), 200
-        if not admin.break_glass and not settings().password_login:
+        if not admin.break_glass and not wiring().settings.password_login:
             count_failure(email)
             _audit("auth.login_failed", _anonymous(email), "failed", "password sign-in is off")
             flash(PASSWORDS_OFF, "error")
@@ -185,7 +184,7 @@ def logout() -> Response:
 
 
 def _identity_client() -> IdentityClient:
-    s = settings()
+    s = wiring().settings
     if s.oidc is None:
         abort(404, "Sign-in through an identity provider is not configured.")
     return IdentityClient(s.oidc, (s.factorial_connect_timeout, s.factorial_read_timeout))
