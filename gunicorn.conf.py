@@ -133,9 +133,9 @@ def post_worker_init(worker):
     everything loaded so far out of the garbage collector's way."""
     import gc
 
-    from app.refresh.scheduler import start_embedded
-
-    start_embedded(worker.wsgi)
+    embedded = worker.wsgi.extensions.get("sweep")  # None unless SCHEDULER=embedded
+    if embedded is not None:
+        embedded.start()
     # The app's modules, models and compiled statements live as long as the worker. Frozen,
     # they are no longer traversed by every full collection, which otherwise stalled requests
     # for tens of milliseconds.

@@ -156,7 +156,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_scheduler(app: Flask) -> None:
     """Start the embedded sweep with the first request a process serves (not in CLI runs),
-    when SCHEDULER=embedded outside tests."""
+    when SCHEDULER=embedded outside tests; gunicorn starts it earlier (`extensions["sweep"]`)."""
     from app.refresh.scheduler import Embedded, sweeper_for
 
     wired = wiring(app)
@@ -164,6 +164,7 @@ def register_scheduler(app: Flask) -> None:
         return
     with app.app_context():
         embedded = Embedded(sweeper_for(db.engine, wired.deps, wired.settings))
+    app.extensions["sweep"] = embedded
 
     @app.before_request
     def _start_sweep() -> None:
