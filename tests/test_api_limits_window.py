@@ -15,7 +15,8 @@ from tests.factories import make_client
 from tests.helpers import bearer
 
 KEYS = "v1/core/keys"  # a v1 write: 100 POSTs a minute per credential
-TRANSIT = 0.8  # how much later than its slot the first POST reaches Factorial
+CREDENTIALS = "2026-10-01/resources/api_public/credentials"
+TRANSIT = 0.6  # how much later than its slot the first POST reaches Factorial
 
 
 def test_a_slot_freed_by_a_slow_post_waits_for_factorials_window(
@@ -23,14 +24,16 @@ def test_a_slot_freed_by_a_slow_post_waits_for_factorials_window(
 ) -> None:
     secret = make_client(app, scopes=("proxy",), keys=(api_key_id,))
     path = f"/api/v1/api-keys/{api_key_id}/proxy/{KEYS}"
+    # A GET (not limited) first, so the first POST takes its slot right after `first_slot`.
+    client.get(f"/api/v1/api-keys/{api_key_id}/proxy/{CREDENTIALS}", headers=bearer(secret))
     sandbox.fault(f"/api/{KEYS}", mode="delay", delay=TRANSIT)
     first_slot = time.time()
     answers = [
         client.post(path, headers=bearer(secret), json={"name": f"k{n}"}) for n in range(100)
     ]
-    # Both clocks jump to just after our window frees the first slot (0.2 s after it), while
-    # Factorial's still holds that POST (it arrived TRANSIT s after its slot).
-    shift = first_slot + 60.2 - time.time()
+    # Both clocks jump to just after a one-minute window would free the first slot (0.3 s
+    # after it), while Factorial's still holds that POST (it arrived TRANSIT s after its slot).
+    shift = first_slot + 60.3 - time.time()
     sandbox.set_clock(shift)
     with time_machine.travel(time.time() + shift, tick=True):
         answers.append(client.post(path, headers=bearer(secret), json={"name": "next"}))
