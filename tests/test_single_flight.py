@@ -109,7 +109,7 @@ def connect_directly(app: Flask, sandbox: SandboxServer, employee_id: str) -> No
     location = sandbox.approve(url, 1002)
     code = location.split("code=")[1].split("&")[0]
     token = client.exchange_code(code, code_verifier=verifier)
-    from app.services.connect import token_values
+    from app.services.connection_store import token_values
 
     with app.app_context():
         row = Connection(environment="demo", kind="user", company_id="1", employee_id=employee_id)
