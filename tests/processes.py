@@ -14,6 +14,8 @@ import requests
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from app.wiring import wiring
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
@@ -42,7 +44,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
 
 def process_env(app: Flask, app_settings: dict[str, Any], **extra: str) -> dict[str, str]:
     """The test app's settings and keys as a demo process's environment."""
-    settings = app.extensions["settings"]
+    settings = wiring(app).settings
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FACTORIAL", "APP_"))}
     env.update({k: str(v) for k, v in app_settings.items()})
     env.update(

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Exists, bindparam, exists, select
+from sqlalchemy import Exists, exists, select
 
-from app.infra.reads import PreparedRead
 from app.models import MAX_ID, ApiKey, Connection, ServiceClient, ServiceClientGrant
 from app.refresh.lifecycle import connection_identity
 from app.services import DbSession, audit, connections
@@ -75,22 +74,11 @@ class Caller:
 
 
 _c = ServiceClient.__table__.c
-# What authentication reads, labelled so other queries can carry it along (`vend.peek`).
+# What authentication reads, labelled so other queries can carry it along (`vend.ApiReads`).
 CLIENT_COLUMNS = tuple(
     column.label(f"client_{column.name}")
     for column in (_c.name, _c.secret_digest, _c.scopes, _c.all_credentials, _c.revoked_at)
 )
-# Every API request runs it: compiled once, run without SQLAlchemy's execution layer.
-_AUTHENTICATE = PreparedRead(select(*CLIENT_COLUMNS).where(_c.id == bindparam("client_id")))
-
-
-def authenticate(engine: Engine, raw: str) -> Caller | None:
-    """The active client this bearer secret belongs to, or None (unknown, wrong, revoked).
-    Read fresh on every call, so a revocation holds at once in every worker."""
-    parsed = parse_secret(raw)
-    if parsed is None:
-        return None
-    return caller_from(_AUTHENTICATE.first(engine, client_id=parsed[0]), parsed)
 
 
 def caller_from(row: Any, parsed: tuple[int, str]) -> Caller | None:
