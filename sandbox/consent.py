@@ -16,7 +16,8 @@ from werkzeug.test import EnvironBuilder
 
 from sandbox.context import current, db
 from sandbox.models import Company, Employee
-from sandbox.oauth import Owner, SandboxServer
+from sandbox.oauth import SandboxServer
+from sandbox.oauth_clients import Owner
 
 bp = Blueprint("oauth", __name__)
 ADMIN_REQUIRED = "A company token must be approved by an admin employee."

@@ -16,7 +16,7 @@ from sandbox.consent import authorize_request, decide
 from sandbox.context import current, db
 from sandbox.faults import Fault
 from sandbox.models import Company, Employee, Grant, Token
-from sandbox.oauth import revoke_grant
+from sandbox.oauth_clients import revoke_grant
 from sandbox.store import mint_api_key
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
