@@ -37,11 +37,14 @@ def database_unreachable(url: str) -> Iterator[None]:
     with engine.connect() as admin:
         name = admin.scalar(text("SELECT current_database()"))
         admin.execute(text(f'ALTER DATABASE "{name}" CONNECTION LIMIT 0'))
-        admin.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE datname = current_database() AND pid != pg_backend_pid()")
-        )  # fmt: skip
         try:
+            # Our role's client sessions only: an autovacuum worker on this database is the
+            # server's own, and asking to end it fails (it is no client of ours either).
+            admin.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid != pg_backend_pid() "
+                     "AND backend_type = 'client backend' AND usename = current_user")
+            )  # fmt: skip
             yield
         finally:
             admin.execute(text(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1'))
