@@ -105,7 +105,6 @@ def register_wiring(app: Flask, settings: Settings) -> None:
         settings=settings,
         deps=deps_from(settings),
         keyring=ring,
-        read_engine=read_engine,
         service_api=build_service_api(settings, app.config, read_engine, read_cache),
         login_throttle=SignInWindow(settings.ratelimit_storage_uri),
     )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, cast
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy import Engine
 
 from app.factorial import FactorialClient, new_http_session
 from app.infra import metrics
@@ -35,7 +34,6 @@ class Wiring:
     settings: Settings
     deps: Deps
     keyring: KeyRing  # also bound to the app's engines: EncryptedText columns use it
-    read_engine: Engine
     service_api: ServiceApi  # the service API's reads, limiter, usage counter, document
     login_throttle: SignInWindow
 

@@ -23,7 +23,7 @@ def test_columns_load_as_their_types_do(app: Flask, user_connection: int) -> Non
     with app.app_context():
         stored = db.session.get(Connection, user_connection)
         assert stored is not None
-        row = BY_ID.first(wiring().read_engine, id=user_connection)
+        row = BY_ID.first(wiring().service_api.reads.engine, id=user_connection)
         assert (row.id, row.access_token, row.expires_at, row.employee_id) == (
             stored.id, stored.access_token, stored.expires_at, stored.employee_id,
         )  # fmt: skip
@@ -33,7 +33,7 @@ def test_columns_load_as_their_types_do(app: Flask, user_connection: int) -> Non
 
 def test_no_row_is_none(app: Flask) -> None:
     with app.app_context():
-        assert BY_ID.first(wiring().read_engine, id=999) is None
+        assert BY_ID.first(wiring().service_api.reads.engine, id=999) is None
 
 
 def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
@@ -41,7 +41,7 @@ def test_a_parameter_needing_conversion_is_refused(app: Flask) -> None:
         select(c.id).where(c.expires_at < bindparam("when", type_=c.expires_at.type))
     )
     with app.app_context(), pytest.raises(TypeError, match="plain values"):
-        by_expiry.first(wiring().read_engine, when=None)
+        by_expiry.first(wiring().service_api.reads.engine, when=None)
 
 
 def test_a_connection_the_server_dropped_is_replaced(
@@ -51,7 +51,7 @@ def test_a_connection_the_server_dropped_is_replaced(
     is retried once on a new connection."""
     only_on(database_url, "postgresql", "SQLite connections are files: no server drops them")
     with app.app_context():
-        engine = wiring().read_engine
+        engine = wiring().service_api.reads.engine
         assert BY_ID.first(engine, id=user_connection) is not None
         pooled = engine.raw_connection()
         pid = pooled.dbapi_connection.info.backend_pid  # type: ignore[union-attr]

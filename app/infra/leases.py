@@ -3,9 +3,9 @@
 A lease lives in two columns of a row, its holder and its expiry (`Slot`): a connection's own
 row (refresh, revoke, the check after a 401) or a named row of `leases` (sweep leadership, an
 API key's change). Taking is one UPDATE that succeeds only while the lease is vacant, expired or
-already the taker's (so taking again renews it); giving back empties the holder, again only
-while it is ours. Both behave the same on SQLite and PostgreSQL, and no database lock is held
-while the holder talks to Factorial.
+already the taker's (so taking again renews it); giving back, again only while it is ours,
+empties a connection's holder and deletes a named row. Both behave the same on SQLite and
+PostgreSQL, and no database lock is held while the holder talks to Factorial.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import Column, Row, Update, bindparam, or_, update
+from sqlalchemy import Column, Row, Update, bindparam, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -33,7 +33,6 @@ class Slot:
     key: Column[Any]
     owner: Column[Any]
     expires: Column[Any]
-    vacant_until: datetime | None = None  # what `expires` holds once the lease is given back
     plain: Update = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -41,7 +40,7 @@ class Slot:
 
     def vacated(self) -> dict[str, Any]:
         """Column values of a given-back lease, for a statement that also writes others."""
-        return {self.owner.key: "", self.expires.key: self.vacant_until}
+        return {self.owner.key: "", self.expires.key: None}
 
     def take_statement(self) -> Update:
         """The compare-and-set on row `b_key` for `b_owner` until `b_until`, judged at `b_now`.
@@ -68,14 +67,8 @@ CONNECTION = Slot(
     Connection.__table__.c.lease_owner,
     Connection.__table__.c.lease_expires_at,
 )
-# Named leases (`sweep`, `api_key:<id>`); the expiry column is NOT NULL, so a given-back lease
-# expired long ago.
-NAMED = Slot(
-    Lease.__table__.c.name,
-    Lease.__table__.c.owner,
-    Lease.__table__.c.expires_at,
-    vacant_until=datetime(2000, 1, 1, tzinfo=UTC),
-)
+# Named leases (`sweep`, `api_key:<id>`): a row while held, none once given back.
+NAMED = Slot(Lease.__table__.c.name, Lease.__table__.c.owner, Lease.__table__.c.expires_at)
 
 
 def owner_id() -> str:
@@ -103,16 +96,6 @@ def take(
     return session.connection().execute(chosen, params).first()
 
 
-def give_back(session: AnySession, slot: Slot, key: Any, owner: str) -> bool:
-    """Give the lease back if `owner` still holds it. Not committed."""
-    given = session.connection().execute(
-        update(slot.key.table)
-        .where(slot.key == key, slot.owner == owner)
-        .values({slot.owner: "", slot.expires: slot.vacant_until})
-    )
-    return bool(given.rowcount == 1)
-
-
 def hold(session: AnySession, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
     """Take or renew the named lease, creating its row the first time; commits."""
     if take(session, NAMED, name, owner, now, ttl) is not None:
@@ -130,5 +113,5 @@ def hold(session: AnySession, name: str, owner: str, now: datetime, ttl: timedel
 
 def let_go(session: AnySession, name: str, owner: str) -> None:
     """Give the named lease back (if still ours); commits."""
-    give_back(session, NAMED, name, owner)
+    session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
     session.commit()

@@ -17,9 +17,9 @@ from werkzeug.wrappers import Response
 from app.infra.extensions import db
 from app.models import utcnow
 from app.services import audit
-from app.services.audit import Actor
 from app.services.people import admins, sign_in_sessions
 from app.web import sessions
+from app.web.admin import current_actor
 from app.web.admin.auth import THROTTLED, count_failure, retry_after
 from app.web.admin.forms import ChangePasswordForm
 from app.web.templating import humanize_delta
@@ -85,7 +85,7 @@ def _wrong_current_password() -> None:
         db.session,
         "admin.password_change_failed",
         now=utcnow(),
-        actor=Actor.admin(current_user.id, current_user.email),
+        actor=current_actor(),
         target=current_user._get_current_object(),
         outcome="failed",
         message="wrong current password",

@@ -8,8 +8,8 @@ from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
 from app.models import Admin
-from app.services.audit import Actor
 from app.services.people import admins
+from app.web.admin import current_actor
 from app.web.admin.forms import ActionForm, NewAdminForm, RoleForm
 from app.web.security import admin_required
 
@@ -40,7 +40,7 @@ def create() -> Response | tuple[str, int]:
             form.email.data or "",
             form.password.data or "",
             form.role.data or "",
-            actor=Actor.admin(current_user.id, current_user.email),
+            actor=current_actor(),
         )
     except admins.AdminError as exc:
         field = getattr(form, exc.field, form.email)

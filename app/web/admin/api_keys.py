@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
 from app.models import Admin, ApiKey, utcnow
-from app.services.audit import Actor
 from app.services.keys import api_key_remote, api_key_rotation, api_key_verification, api_keys
 from app.services.keys.api_key_lease import KeyChanged
 from app.services.keys.api_keys import ApiKeyError
+from app.web.admin import current_actor
 from app.web.admin.api_key_forms import AddApiKeyForm, CreateApiKeyForm, DeleteApiKeyForm
 from app.web.admin.forms import ActionForm, environment_labels, offer_environments
 from app.web.security import admin_required
@@ -25,10 +25,6 @@ from app.wiring import wiring
 
 bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
 log = logging.getLogger(__name__)
-
-
-def _actor() -> Actor:
-    return Actor.admin(current_user.id, current_user.email)
 
 
 def _key_or_404(key_id: int) -> ApiKey:
@@ -76,7 +72,7 @@ def add() -> Response | tuple[str, int]:
             environment=form.environment.data or "",
             label=form.label.data or "",
             raw_key=form.key.data or "",
-            actor=_actor(),
+            actor=current_actor(),
         )
     except ApiKeyError as exc:
         log.info("API key not added: %s", exc.reason)
@@ -113,7 +109,7 @@ def verify(key_id: int) -> Response:
     key = _key_or_404(key_id)
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
-    result = api_key_verification.verify(db.session, key, wiring().deps, actor=_actor())
+    result = api_key_verification.verify(db.session, key, wiring().deps, actor=current_actor())
     messages = {
         "ok": ("Factorial accepts this key.", "success"),
         "rejected": (api_keys.REJECTED_MESSAGE, "error"),
@@ -142,7 +138,7 @@ def delete(key_id: int) -> Response | tuple[str, int]:
             db.session,
             key_id,
             wiring().deps,
-            actor=_actor(),
+            actor=current_actor(),
             in_factorial=bool(form.in_factorial.data),
         )
     except KeyChanged as exc:
@@ -171,7 +167,7 @@ def rotate(key_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
     try:
-        result = api_key_rotation.rotate(db.session, key_id, wiring().deps, actor=_actor())
+        result = api_key_rotation.rotate(db.session, key_id, wiring().deps, actor=current_actor())
     except KeyChanged as exc:
         return _settled(exc)
     except ApiKeyError as exc:
@@ -190,7 +186,11 @@ def create(key_id: int) -> Response | tuple[str, int]:
         return _render_detail(key, form), 400
     try:
         created = api_key_remote.create(
-            db.session, wiring().deps, company_of=key, label=form.label.data or "", actor=_actor()
+            db.session,
+            wiring().deps,
+            company_of=key,
+            label=form.label.data or "",
+            actor=current_actor(),
         )
     except ApiKeyError as exc:
         flash(f"Not created: {exc.message}", "error")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
 from app.services import connect
-from app.services.audit import Actor
+from app.web.admin import current_actor
 from app.web.admin.forms import ConnectForm, offer_environments
 from app.web.security import admin_required
 from app.wiring import wiring
@@ -70,7 +70,7 @@ def callback() -> Response | tuple[str, int]:
     }
     if "iss" in request.args:  # present but empty is a wrong issuer, not an absent one
         params["iss"] = request.args["iss"]
-    actor = Actor.admin(current_user.id, current_user.email)
+    actor = current_actor()
     try:
         result = connect.complete_authorization(
             db.session, wiring().deps, actor=actor, params=params

@@ -4,7 +4,7 @@ confirmation step)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from app.infra.extensions import db
@@ -12,7 +12,7 @@ from app.models import Admin, Connection, utcnow
 from app.refresh import lifecycle, protocol
 from app.refresh.lifecycle import REFRESH_TOKEN_LIFE
 from app.services import connections
-from app.services.audit import Actor
+from app.web.admin import current_actor
 from app.web.admin.connect import redirect_to_factorial
 from app.web.admin.dashboard import margin
 from app.web.admin.forms import environment_labels
@@ -29,10 +29,6 @@ REFRESH_MESSAGES = {
     "not_refreshable": ("This connection has no refresh token to use.", "warning"),
     "transient": ("Factorial did not answer; the old token is kept and we will retry.", "error"),
 }
-
-
-def _actor() -> Actor:
-    return Actor.admin(current_user.id, current_user.email)
 
 
 def _connection(connection_id: int) -> Connection:
@@ -78,7 +74,7 @@ def reconnect(connection_id: int) -> Response:
 def refresh(connection_id: int) -> Response:
     _connection(connection_id)
     outcome = protocol.refresh_connection(
-        db.session, connection_id, wiring().deps, actor=_actor(), force=True
+        db.session, connection_id, wiring().deps, actor=current_actor(), force=True
     )
     message, category = REFRESH_MESSAGES.get(outcome.result, (outcome.message, "info"))
     flash(message, category)
@@ -117,5 +113,5 @@ def _revoke(connection_id: int, *, delete_after: bool) -> lifecycle.RevokeOutcom
     """Revoke at Factorial (then delete, when asked); 404 for an unknown connection."""
     _connection(connection_id)
     return lifecycle.revoke_connection(
-        db.session, connection_id, wiring().deps, actor=_actor(), delete_after=delete_after
+        db.session, connection_id, wiring().deps, actor=current_actor(), delete_after=delete_after
     )

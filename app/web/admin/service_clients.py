@@ -19,7 +19,6 @@ from wtforms.validators import DataRequired, Length
 from app.infra.extensions import db
 from app.models import SCOPES, ServiceClient, utcnow
 from app.services import connections
-from app.services.audit import Actor
 from app.services.keys import api_keys
 from app.services.service_api import (
     service_client_creations,
@@ -27,6 +26,7 @@ from app.services.service_api import (
     service_clients,
 )
 from app.services.service_api.service_client_grants import GrantChange, Grants
+from app.web.admin import current_actor
 from app.web.admin.forms import ActionForm
 from app.web.security import admin_required
 from app.wiring import wiring
@@ -86,10 +86,6 @@ def _ticked(form: NewServiceClientForm | GrantsForm) -> Grants:
     )
 
 
-def _actor() -> Actor:
-    return Actor.admin(current_user.id, current_user.email)
-
-
 def _form() -> NewServiceClientForm:
     form = NewServiceClientForm()
     _with_choices(form)
@@ -139,7 +135,7 @@ def create() -> Response | tuple[str, int]:
             name=form.name.data or "",
             scopes=form.scopes.data or [],
             grants=_ticked(form),
-            actor=_actor(),
+            actor=current_actor(),
         )
     except service_clients.ServiceClientError as exc:
         if exc.field == "form":
@@ -168,7 +164,7 @@ def revoke(client_id: int) -> Response:
     client = _client_or_404(client_id)
     if not ActionForm().validate_on_submit():
         abort(400, "The form expired; reload and retry.")
-    if service_clients.revoke(db.session, client, wiring().deps, actor=_actor()):
+    if service_clients.revoke(db.session, client, wiring().deps, actor=current_actor()):
         flash(f"Revoked {client.name}: its secret no longer works.", "success")
     else:
         flash(f"{client.name} was already revoked.", "info")
@@ -235,7 +231,7 @@ def change_grants(client_id: int) -> Response | tuple[str, int]:
         return _render_grants(client, form, 400)
     try:
         change = service_client_grants.set_grants(
-            db.session, client, _ticked(form), wiring().deps, actor=_actor()
+            db.session, client, _ticked(form), wiring().deps, actor=current_actor()
         )
     except service_clients.ServiceClientError as exc:
         form.reach.errors = [*form.reach.errors, exc.message]
