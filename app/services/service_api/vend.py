@@ -9,7 +9,6 @@ refresh, or the refusal says why (NotFound, NotGranted, Unavailable).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -136,29 +135,29 @@ class ApiReads:
 
     def caller(self, raw_secret: str, connection_id: int | None = None) -> Caller | None:
         """The active client this bearer secret belongs to, or None (malformed, unknown,
-        wrong, revoked); a `Bearer` holding the stored token when a connection is named."""
+        wrong, revoked); a `Bearer` holding the stored token when a connection is named.
+        Only the rows of clients the secret authenticates are remembered."""
         parsed = service_clients.parse_secret(raw_secret)
         if parsed is None:
             return None
-        if connection_id is None:
-            row = self._read(_CLIENT, parsed, parsed[0], client_id=parsed[0])
-            return service_clients.caller_from(row, parsed)
-        key = (parsed[0], connection_id)
-        row = self._read(_PEEK, parsed, key, client_id=parsed[0], connection_id=connection_id)
+        read, key, values = (
+            (_CLIENT, parsed[0], {"client_id": parsed[0]})
+            if connection_id is None
+            else (_PEEK, (parsed[0], connection_id),
+                  {"client_id": parsed[0], "connection_id": connection_id})
+        )  # fmt: skip
+        row, ticket = (MISS, None) if self.cache is None else self.cache.get(key)
+        fresh = row is MISS
+        if fresh:
+            row = read.first(self.engine, **values)
         found = service_clients.caller_from(row, parsed)
         if found is None:
             return None
+        if fresh and self.cache is not None:
+            self.cache.put(key, row, ticket)
+        if connection_id is None:
+            return found
         return Bearer(found.id, found.name, found.scopes, found.all_credentials, connection_id, row)
-
-    def _read(
-        self, read: PreparedRead, parsed: tuple[int, str], key: Hashable, **values: Any
-    ) -> Any:
-        row, ticket = (MISS, None) if self.cache is None else self.cache.get(key)
-        if row is MISS:
-            row = read.first(self.engine, **values)
-            if self.cache is not None and service_clients.caller_from(row, parsed) is not None:
-                self.cache.put(key, row, ticket)
-        return row
 
 
 def token_for(session: DbSession, caller: Caller, connection_id: int, deps: Deps) -> Vended:
