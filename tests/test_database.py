@@ -46,7 +46,7 @@ def test_the_app_engine_has_the_settings(sqlite_app: Flask) -> None:
 
 
 def test_the_prepared_read_engine_has_them_too(sqlite_app: Flask) -> None:
-    assert pragmas(wiring(sqlite_app).read_engine) == OURS
+    assert pragmas(wiring(sqlite_app).service_api.reads.engine) == OURS
 
 
 def test_another_engine_in_the_process_keeps_sqlites_defaults(
